@@ -1,0 +1,197 @@
+// Builds the registry's fastify app: the OCI Distribution API under /v2/, health, metrics and Berth's
+// extension API. Request bodies are never parsed by fastify: uploads stream from the raw request.
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Logger } from 'pino';
+import { RegistryError, isRegistryError } from '../errors.ts';
+import { checkName } from '../names.ts';
+import type { AccessRequest } from '../auth/types.ts';
+import { matchRoute, allowedMethods, type Route, type RouteKind } from './routes.ts';
+import { requiredAccess, writeMethods } from './access.ts';
+import type { Handler, Services } from './context.ts';
+import { deleteBlob, getBlob } from './blobs.ts';
+import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.ts';
+import { deleteManifest, getManifest, putManifest } from './manifests.ts';
+import { listCatalog, listTags } from './listing.ts';
+import { listReferrers } from './referrers.ts';
+import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
+import { StorageHealthCheck } from './health.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    registryRoute: string;
+    startedAt: bigint;
+  }
+}
+
+const apiVersionHeader = 'Docker-Distribution-API-Version';
+
+const base: Handler = async ({ reply }) => {
+  reply.header('Content-Type', 'application/json; charset=utf-8');
+  return reply.send('{}');
+};
+
+const handlers: Record<RouteKind, Partial<Record<string, Handler<never>>>> = {
+  base: { GET: base, HEAD: base },
+  catalog: { GET: listCatalog },
+  tags: { GET: listTags },
+  manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  uploads: { POST: startUpload },
+  upload: { GET: uploadStatus, PATCH: patchUpload, PUT: finishUpload, DELETE: cancelUpload },
+  blob: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+  referrers: { GET: listReferrers },
+};
+
+export interface RegistryAppOptions {
+  services: Services;
+  logger: Logger;
+  /** Extra response headers from `http.headers`. */
+  headers?: Record<string, string[]>;
+  /** TLS material from `http.tls`; plain HTTP without it. */
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export interface RegistryApp {
+  app: FastifyInstance;
+  metrics: HttpMetrics;
+}
+
+export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
+  const { services, logger } = options;
+  const metrics = createHttpMetrics();
+  const health = new StorageHealthCheck(services.driver);
+  const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
+    loggerInstance: logger as FastifyBaseLogger,
+    // Access logging is ours (onResponse), so fastify's own per-request lines are off.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Large pushes and pulls can take as long as they need; keep-alive idles are bounded.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 75_000,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  app.decorateRequest('registryRoute', 'other');
+  app.decorateRequest('startedAt', 0n);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+
+  app.addHook('onRequest', (request, reply, done) => {
+    request.startedAt = process.hrtime.bigint();
+    metrics.inFlight.inc();
+    reply.header(apiVersionHeader, 'registry/2.0');
+    for (const [name, values] of Object.entries(options.headers ?? {})) reply.header(name, values.join(', '));
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.inFlight.dec();
+    const route = request.registryRoute;
+    metrics.requests.inc({ method: request.method, route, code: String(reply.statusCode) });
+    metrics.duration.observe(
+      { method: request.method, route },
+      Number(process.hrtime.bigint() - request.startedAt) / 1e9,
+    );
+    done();
+  });
+
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((_request, reply) => {
+    reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send('404 page not found\n');
+  });
+
+  const dispatch = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const query = request.url.indexOf('?');
+    const path = query === -1 ? request.url : request.url.slice(0, query);
+    const route = matchRoute(path);
+    if (!route) {
+      reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send('404 page not found\n');
+      return;
+    }
+    request.registryRoute = route.kind;
+    const allowed = allowedMethods[route.kind];
+    if (!allowed.includes(request.method)) {
+      throw new RegistryError('UNSUPPORTED', `method ${request.method} not allowed on this endpoint`, {
+        headers: { Allow: allowed.join(', ') },
+      });
+    }
+    if (route.kind !== 'base' && route.kind !== 'catalog') checkName(route.name);
+    const auth = await services.authorizer.authorize(
+      request.headers.authorization,
+      requiredAccess(route, request.method),
+    );
+    if (writeMethods.has(request.method) && services.settings().readOnly) {
+      throw new RegistryError(
+        'UNSUPPORTED',
+        'the registry is in read-only mode: writes are refused during maintenance',
+        {
+          headers: { Allow: 'GET, HEAD' },
+          detail: { readOnly: true },
+        },
+      );
+    }
+    const handler = handlers[route.kind][request.method] as Handler<Route>;
+    await handler({ request, reply, route, services, auth });
+  };
+
+  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+  app.route({ method: [...methods], url: '/v2', handler: dispatch });
+  app.route({ method: [...methods], url: '/v2/*', handler: dispatch });
+
+  app.get('/debug/health', async (request, reply) => {
+    request.registryRoute = 'health';
+    const failures = await health.check();
+    reply.code(Object.keys(failures).length === 0 ? 200 : 503).send(failures);
+  });
+
+  app.get('/metrics', async (request, reply) => {
+    request.registryRoute = 'metrics';
+    reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // Berth's extension API: what the operator needs to prove a fleet's maintenance state.
+  const maintenanceAccess: AccessRequest[] = [{ type: 'registry', name: 'maintenance', actions: ['*'] }];
+  app.get('/berth/v1/maintenance', async (request, reply) => {
+    request.registryRoute = 'maintenance';
+    await services.authorizer.authorize(request.headers.authorization, maintenanceAccess);
+    const settings = services.settings();
+    reply.send({ readOnly: settings.readOnly, configRevision: settings.revision, pid: process.pid });
+  });
+
+  return { app, metrics };
+}
+
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  if (reply.sent || reply.raw.headersSent) {
+    request.log.warn({ err: error }, 'error after the response started');
+    reply.raw.destroy();
+    return;
+  }
+  let registryError: RegistryError;
+  if (isRegistryError(error)) {
+    registryError = error;
+  } else if (isClientAbort(error)) {
+    request.log.info({ route: request.registryRoute }, 'client went away mid-request');
+    reply.raw.destroy();
+    return;
+  } else {
+    request.log.error({ err: error, route: request.registryRoute }, 'request failed');
+    registryError = new RegistryError('UNKNOWN', 'internal error');
+  }
+  reply.code(registryError.status).headers(registryError.headers);
+  reply.header('Content-Type', 'application/json; charset=utf-8');
+  reply.send(JSON.stringify(registryError.toJSON()));
+}
+
+function isClientAbort(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return (
+    code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error).message === 'aborted'
+  );
+}

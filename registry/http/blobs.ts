@@ -1,0 +1,71 @@
+// Blob GET/HEAD/DELETE (end-2, end-10). HEAD only stats storage; GET streams, honouring a single Range.
+import { RegistryError } from '../errors.ts';
+import { parseDigest } from '../digest.ts';
+import { repository, type Handler } from './context.ts';
+import { parseRangeHeader } from './ranges.ts';
+import type { Route } from './routes.ts';
+
+type BlobRoute = Extract<Route, { kind: 'blob' }>;
+
+function blobUnknown(digest: string): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest } });
+}
+
+export const getBlob: Handler<BlobRoute> = async ({ request, reply, route, services }) => {
+  const { digest, name } = route;
+  parseDigest(digest);
+  const repo = repository(services, name);
+  const [linked, size] = await Promise.all([repo.hasLayer(digest), services.blobs.size(digest)]);
+  if (!linked || size === null) throw blobUnknown(digest);
+
+  if (!services.settings().redirectDisabled) {
+    const url = await services.blobs.redirectURL(digest, request.method === 'HEAD' ? 'HEAD' : 'GET');
+    if (url) {
+      reply.code(307).header('Location', url).header('Docker-Content-Digest', digest);
+      return reply.send();
+    }
+  }
+
+  reply
+    .header('Docker-Content-Digest', digest)
+    .header('Content-Type', 'application/octet-stream')
+    .header('Accept-Ranges', 'bytes')
+    .header('ETag', `"${digest}"`)
+    .header('Cache-Control', 'max-age=31536000');
+
+  const range = parseRangeHeader(request.headers.range, size);
+  if (range === 'unsatisfiable') {
+    throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', {
+      headers: { 'Content-Range': `bytes */${size}` },
+    });
+  }
+  if (request.method === 'HEAD') {
+    reply.header('Content-Length', String(size));
+    return reply.send();
+  }
+  if (range) {
+    reply
+      .code(206)
+      .header('Content-Range', `bytes ${range.start}-${range.end}/${size}`)
+      .header('Content-Length', String(range.end - range.start + 1));
+    return reply.send(await services.blobs.read(digest, { offset: range.start, end: range.end }));
+  }
+  reply.header('Content-Length', String(size));
+  if (size === 0) return reply.send('');
+  return reply.send(await services.blobs.read(digest));
+};
+
+export const deleteBlob: Handler<BlobRoute> = async ({ reply, route, services }) => {
+  const { digest, name } = route;
+  parseDigest(digest);
+  if (!services.settings().deleteEnabled) throw deleteDisabled();
+  const repo = repository(services, name);
+  if (!(await repo.hasLayer(digest))) throw blobUnknown(digest);
+  await repo.unlinkLayer(digest);
+  reply.code(202).header('Docker-Content-Digest', digest).header('Content-Length', '0');
+  return reply.send();
+};
+
+export function deleteDisabled(): RegistryError {
+  return new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry (storage.delete.enabled)');
+}

@@ -1,0 +1,113 @@
+// The storage driver contract. Every backend (filesystem, inmemory, s3, gcs, azure) implements it; everything
+// above it (the content store, garbage collection, migration) speaks only this interface.
+//
+// Paths are absolute, slash-separated and rooted at the driver's root directory
+// (e.g. `/docker/registry/v2/blobs/sha256/ab/<hex>/data`). The interface assumes neither rename nor append from
+// the backend: `move` may be copy+delete, and a `FileWriter` opened with `append` may be implemented with
+// multipart uploads or composed segments.
+import type { Readable } from 'node:stream';
+
+export interface FileInfo {
+  path: string;
+  /** Size in bytes; 0 for directories. */
+  size: number;
+  modTime: Date;
+  isDir: boolean;
+}
+
+export interface FileWriter {
+  /** Bytes written so far, including bytes from earlier sessions when opened with append. */
+  readonly size: number;
+  /** Writes a chunk; resolves when the chunk may be released (backpressure). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Persists what was written so the writer can be resumed later with append=true. */
+  close(): Promise<void>;
+  /** Makes the content readable at the writer's path and releases resources. */
+  commit(): Promise<void>;
+  /** Discards everything written, including earlier sessions. */
+  cancel(): Promise<void>;
+}
+
+export interface ReadOptions {
+  /** First byte to read (inclusive). */
+  offset?: number;
+  /** Last byte to read (inclusive). */
+  end?: number;
+}
+
+export interface WalkOptions {
+  /** Called for each directory before descending; return false to skip it. */
+  descend?: (dir: FileInfo) => boolean;
+}
+
+export interface StorageDriver {
+  readonly name: string;
+  /** Reads a whole small object (links, manifests). Throws PathNotFoundError. */
+  getContent(path: string): Promise<Buffer>;
+  /** Writes a whole small object atomically: readers see the old or the new content, never a part. */
+  putContent(path: string, content: Uint8Array): Promise<void>;
+  /** Streams an object, optionally a byte range. Throws PathNotFoundError, InvalidOffsetError. */
+  reader(path: string, options?: ReadOptions): Promise<Readable>;
+  /** Opens a writer; with append, continues an object left by FileWriter.close(). */
+  writer(path: string, append: boolean): Promise<FileWriter>;
+  /** Throws PathNotFoundError. Directories are implied by objects below them on object stores. */
+  stat(path: string): Promise<FileInfo>;
+  /** Direct children of a directory, as absolute paths. Throws PathNotFoundError when empty/missing. */
+  list(path: string): Promise<string[]>;
+  /** Moves an object, replacing the destination. Not guaranteed atomic on object stores. */
+  move(sourcePath: string, destPath: string): Promise<void>;
+  /** Deletes an object or a whole subtree. Throws PathNotFoundError when nothing was there. */
+  delete(path: string): Promise<void>;
+  /** A URL the client may be redirected to for GET/HEAD, or null when the driver serves content itself. */
+  redirectURL(path: string, method: 'GET' | 'HEAD'): Promise<string | null>;
+  /** Visits every file and directory below path, depth first, in lexical order. */
+  walk(path: string, visit: (info: FileInfo) => void | Promise<void>, options?: WalkOptions): Promise<void>;
+}
+
+export class StorageDriverError extends Error {
+  readonly driver: string;
+  readonly path: string;
+  constructor(driver: string, path: string, message: string, options?: { cause?: unknown }) {
+    super(`${driver}: ${message}: ${path}`, options);
+    this.name = 'StorageDriverError';
+    this.driver = driver;
+    this.path = path;
+  }
+}
+
+export class PathNotFoundError extends StorageDriverError {
+  constructor(driver: string, path: string, options?: { cause?: unknown }) {
+    super(driver, path, 'path not found', options);
+    this.name = 'PathNotFoundError';
+  }
+}
+
+export class InvalidPathError extends StorageDriverError {
+  constructor(driver: string, path: string) {
+    super(driver, path, 'invalid path');
+    this.name = 'InvalidPathError';
+  }
+}
+
+export class InvalidOffsetError extends StorageDriverError {
+  readonly offset: number;
+  constructor(driver: string, path: string, offset: number) {
+    super(driver, path, `invalid offset ${offset}`);
+    this.name = 'InvalidOffsetError';
+    this.offset = offset;
+  }
+}
+
+export function isPathNotFound(err: unknown): err is PathNotFoundError {
+  return err instanceof PathNotFoundError;
+}
+
+/** Paths must be absolute, made of `[A-Za-z0-9._:-]` segments, with no `.`/`..` or empty segments. */
+const pathPattern = /^(\/[A-Za-z0-9._:-]+)+$/;
+
+export function checkPath(driver: string, path: string): void {
+  if (path === '/') return;
+  if (!pathPattern.test(path) || path.split('/').some((s) => s === '.' || s === '..')) {
+    throw new InvalidPathError(driver, path);
+  }
+}

@@ -1,0 +1,56 @@
+// /debug/health and Prometheus /metrics.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { startTestRegistry, type TestRegistry } from './server.ts';
+import { pushImage } from './client.ts';
+
+describe('health and metrics', () => {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startTestRegistry();
+  });
+  after(() => registry.close());
+
+  it('reports a healthy storage driver as 200 {}', async () => {
+    const res = await fetch(`${registry.url}/debug/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), {});
+  });
+
+  it('exports registry_http_* metrics labelled by route, method and code', async () => {
+    await pushImage(registry.url, 'metrics/app', 'v1', [Buffer.from('m')]);
+    await fetch(`${registry.url}/v2/metrics/app/manifests/missing`);
+    const text = await (await fetch(`${registry.url}/metrics`)).text();
+    assert.match(text, /registry_http_requests_total\{method="PUT",route="manifest",code="201"\} 1/);
+    assert.match(text, /registry_http_requests_total\{method="GET",route="manifest",code="404"\} 1/);
+    assert.match(
+      text,
+      /registry_http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="uploads"\}/,
+    );
+    assert.match(text, /registry_http_in_flight_requests 1/);
+  });
+});
+
+describe('health with a broken storage root', () => {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startTestRegistry();
+  });
+  after(() => registry.close());
+
+  it('answers 503 naming the failing driver check', async () => {
+    // Tests run as root, which permissions cannot stop: replace the root directory with a file instead.
+    await rm(registry.root, { recursive: true, force: true });
+    await writeFile(registry.root, 'not a directory');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const res = await fetch(`${registry.url}/debug/health`);
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as Record<string, string>;
+    assert.ok(
+      Object.keys(body).some((key) => key.startsWith('storagedriver_')),
+      JSON.stringify(body),
+    );
+    await rm(registry.root, { force: true });
+  });
+});

@@ -1,0 +1,65 @@
+// Starts the registry app in-process on a loopback port over a fresh filesystem root, for API tests that need
+// to reach into settings (read-only, delete) or the storage root directly.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { FilesystemDriver } from '../../registry/storage/filesystem.ts';
+import { InMemoryDriver } from '../../registry/storage/inmemory.ts';
+import { BlobStore } from '../../registry/store/blob-store.ts';
+import { UploadStore } from '../../registry/store/uploads.ts';
+import { ManifestStore } from '../../registry/store/manifests.ts';
+import { buildRegistryApp } from '../../registry/http/app.ts';
+import type { RegistrySettings, Services } from '../../registry/http/context.ts';
+import { openAccess, type Authorizer } from '../../registry/auth/types.ts';
+
+export interface TestRegistry {
+  url: string;
+  root: string;
+  services: Services;
+  settings: RegistrySettings;
+  close(): Promise<void>;
+}
+
+export async function startTestRegistry(
+  options: { settings?: Partial<RegistrySettings>; authorizer?: Authorizer; root?: string } = {},
+): Promise<TestRegistry> {
+  // A caller may pass another instance's root: two replicas over one storage.
+  const root = options.root ?? (await mkdtemp(join(tmpdir(), 'berth-api-')));
+  const driver =
+    process.env['BERTH_TEST_DRIVER'] === 'inmemory'
+      ? new InMemoryDriver()
+      : new FilesystemDriver({ rootDirectory: root });
+  const blobs = new BlobStore(driver);
+  const settings: RegistrySettings = {
+    deleteEnabled: true,
+    redirectDisabled: false,
+    readOnly: false,
+    catalogMaxEntries: 1000,
+    revision: 'test',
+    ...options.settings,
+  };
+  const services: Services = {
+    driver,
+    blobs,
+    uploads: new UploadStore(driver, blobs),
+    manifests: new ManifestStore(blobs),
+    authorizer: options.authorizer ?? openAccess,
+    settings: () => settings,
+  };
+  const { app } = buildRegistryApp({
+    services,
+    logger: pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' }),
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url,
+    root,
+    services,
+    settings,
+    async close() {
+      await app.close();
+      if (!options.root) await rm(root, { recursive: true, force: true });
+    },
+  };
+}
