@@ -10,7 +10,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import { RegistryError, isRegistryError } from '../errors.ts';
 import { checkName } from '../names.ts';
-import type { AccessRequest } from '../auth/types.ts';
+import type { AccessRequest, AuthRequestInfo } from '../auth/types.ts';
 import { matchRoute, allowedMethods, type Route, type RouteKind } from './routes.ts';
 import { requiredAccess, writeMethods } from './access.ts';
 import type { Handler, Services } from './context.ts';
@@ -159,12 +159,25 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   const maintenanceAccess: AccessRequest[] = [{ type: 'registry', name: 'maintenance', actions: ['*'] }];
   app.get('/berth/v1/maintenance', async (request, reply) => {
     request.registryRoute = 'maintenance';
-    await services.authorizer.authorize(request.headers.authorization, maintenanceAccess);
+    await services.authorizer.authorize(
+      request.headers.authorization,
+      maintenanceAccess,
+      requestInfo(request),
+    );
     const settings = services.settings();
     reply.send({ readOnly: settings.readOnly, configRevision: settings.revision, pid: process.pid });
   });
 
   return { app, metrics };
+}
+
+function requestInfo(request: FastifyRequest): AuthRequestInfo {
+  const proto = request.headers['x-forwarded-proto'];
+  const first = (Array.isArray(proto) ? proto[0] : proto)?.split(',')[0]?.trim();
+  return {
+    ...(request.headers.host !== undefined ? { host: request.headers.host } : {}),
+    ...(first ? { forwardedProto: first } : {}),
+  };
 }
 
 function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {

@@ -1,7 +1,7 @@
 // /debug/health and Prometheus /metrics.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, symlink } from 'node:fs/promises';
 import { startTestRegistry, type TestRegistry } from './server.ts';
 import { pushImage } from './client.ts';
 
@@ -40,9 +40,9 @@ describe('health with a broken storage root', () => {
   after(() => registry.close());
 
   it('answers 503 naming the failing driver check', async () => {
-    // Tests run as root, which permissions cannot stop: replace the root directory with a file instead.
+    // Tests run as root, which permissions cannot stop: turn the root into a symlink loop (ELOOP) instead.
     await rm(registry.root, { recursive: true, force: true });
-    await writeFile(registry.root, 'not a directory');
+    await symlink(registry.root, registry.root);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const res = await fetch(`${registry.url}/debug/health`);
     assert.equal(res.status, 503);

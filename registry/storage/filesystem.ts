@@ -1,0 +1,368 @@
+// The `filesystem` driver (Distribution's `storage.filesystem.rootdirectory`). Driver paths map one to one
+// under the root directory, so a root written by Distribution's registry is served as it is, and back.
+import { randomBytes } from 'node:crypto';
+import type { WriteStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  checkPath,
+  InvalidOffsetError,
+  InvalidPathError,
+  PathNotFoundError,
+  StorageDriverError,
+  type FileInfo,
+  type FileWriter,
+  type ReadOptions,
+  type StorageDriver,
+  type WalkOptions,
+} from './driver.ts';
+
+export interface FilesystemDriverOptions {
+  rootDirectory: string;
+}
+
+type Visitor = Parameters<StorageDriver['walk']>[1];
+
+const driverName = 'filesystem';
+/** putContent's scratch files; hidden from list() and walk() so no reader mistakes them for content. */
+const tempPrefix = '.tmp-';
+// Large buffers keep syscall counts low when streaming multi-GiB blobs.
+const readChunkSize = 1 << 20;
+const writeBufferSize = 4 << 20;
+
+/** Names the driver can address; anything else on disk (lost+found, temp files) is not content. */
+const segmentPattern = /^[A-Za-z0-9._:-]+$/;
+
+function isVisible(name: string): boolean {
+  return segmentPattern.test(name) && name !== '.' && name !== '..' && !name.startsWith(tempPrefix);
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string')
+    return err.code;
+  return undefined;
+}
+
+/** Maps "nothing there" errno values to PathNotFoundError and rethrows the rest. */
+function notFound(err: unknown, path: string, codes: readonly string[] = ['ENOENT', 'ENOTDIR']): never {
+  const code = errorCode(err);
+  if (code !== undefined && codes.includes(code))
+    throw new PathNotFoundError(driverName, path, { cause: err });
+  throw err;
+}
+
+function childPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+function checkOffset(path: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driverName, path, value);
+}
+
+export class FilesystemDriver implements StorageDriver {
+  readonly name = driverName;
+  readonly rootDirectory: string;
+
+  constructor(options: FilesystemDriverOptions) {
+    if (!options.rootDirectory) {
+      throw new StorageDriverError(driverName, String(options.rootDirectory), 'rootdirectory is required');
+    }
+    this.rootDirectory = resolve(options.rootDirectory);
+  }
+
+  private fullPath(path: string): string {
+    checkPath(driverName, path);
+    return join(this.rootDirectory, path);
+  }
+
+  async getContent(path: string): Promise<Buffer> {
+    const full = this.fullPath(path);
+    try {
+      return await readFile(full);
+    } catch (err) {
+      notFound(err, path, ['ENOENT', 'ENOTDIR', 'EISDIR']);
+    }
+  }
+
+  async putContent(path: string, content: Uint8Array): Promise<void> {
+    const full = this.fullPath(path);
+    if (path === '/') throw new InvalidPathError(driverName, path);
+    const dir = dirname(full);
+    await mkdir(dir, { recursive: true });
+    // Same directory as the destination so rename() stays on one filesystem and is atomic.
+    const temp = join(dir, `${tempPrefix}${randomBytes(8).toString('hex')}`);
+    try {
+      const handle = await open(temp, 'wx');
+      try {
+        await handle.writeFile(content);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, full);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const full = this.fullPath(path);
+    const offset = options.offset ?? 0;
+    checkOffset(path, offset);
+    if (options.end !== undefined) checkOffset(path, options.end);
+    let handle: FileHandle;
+    try {
+      handle = await open(full, 'r');
+    } catch (err) {
+      notFound(err, path);
+    }
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new PathNotFoundError(driverName, path);
+      if (offset > info.size) throw new InvalidOffsetError(driverName, path, offset);
+      if (options.end !== undefined && options.end < offset) {
+        await handle.close();
+        return Readable.from([], { objectMode: false });
+      }
+      return handle.createReadStream({
+        start: offset,
+        ...(options.end === undefined ? {} : { end: options.end }),
+        highWaterMark: readChunkSize,
+      });
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async writer(path: string, append: boolean): Promise<FileWriter> {
+    const full = this.fullPath(path);
+    if (path === '/') throw new InvalidPathError(driverName, path);
+    await mkdir(dirname(full), { recursive: true });
+    let handle: FileHandle;
+    let size = 0;
+    if (append) {
+      // Appending to nothing starts an empty file, as Distribution's driver does: the first chunk of an
+      // upload is written through an append writer.
+      try {
+        handle = await open(full, 'r+');
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') notFound(err, path, ['ENOTDIR']);
+        handle = await open(full, 'w');
+      }
+      try {
+        const info = await handle.stat();
+        if (info.isDirectory()) throw new PathNotFoundError(driverName, path);
+        size = info.size;
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+    } else {
+      try {
+        handle = await open(full, 'w');
+      } catch (err) {
+        notFound(err, path, ['ENOTDIR']);
+      }
+    }
+    return new FilesystemFileWriter(path, full, handle, size);
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    const full = this.fullPath(path);
+    try {
+      const info = await stat(full);
+      const isDir = info.isDirectory();
+      return { path, size: isDir ? 0 : info.size, modTime: info.mtime, isDir };
+    } catch (err) {
+      notFound(err, path);
+    }
+  }
+
+  async list(path: string): Promise<string[]> {
+    this.fullPath(path);
+    return (await this.children(path, true)).map((name) => childPath(path, name));
+  }
+
+  async move(sourcePath: string, destPath: string): Promise<void> {
+    const source = this.fullPath(sourcePath);
+    const dest = this.fullPath(destPath);
+    try {
+      // Checked first so a missing source does not leave the destination's parents behind.
+      await lstat(source);
+    } catch (err) {
+      notFound(err, sourcePath);
+    }
+    await mkdir(dirname(dest), { recursive: true });
+    try {
+      await rename(source, dest);
+    } catch (err) {
+      notFound(err, sourcePath, ['ENOENT']);
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    const full = this.fullPath(path);
+    if (path === '/') {
+      // The root may be a mount point: empty it rather than remove it.
+      const names = await this.children(path, true);
+      for (const name of names) await rm(join(full, name), { recursive: true, force: true });
+      return;
+    }
+    try {
+      await lstat(full);
+    } catch (err) {
+      notFound(err, path);
+    }
+    await rm(full, { recursive: true, force: true });
+  }
+
+  async redirectURL(path: string, _method: 'GET' | 'HEAD'): Promise<string | null> {
+    this.fullPath(path);
+    return null;
+  }
+
+  async walk(path: string, visit: Visitor, options: WalkOptions = {}): Promise<void> {
+    this.fullPath(path);
+    const names = await this.children(path, true);
+    await this.walkDir(path, names, visit, options);
+  }
+
+  private async walkDir(dir: string, names: string[], visit: Visitor, options: WalkOptions): Promise<void> {
+    for (const name of names) {
+      const path = childPath(dir, name);
+      let info: FileInfo;
+      try {
+        info = await this.stat(path);
+      } catch (err) {
+        // Removed since the directory was read (uploads purged, GC sweeping): not an error for a walk.
+        if (err instanceof PathNotFoundError) continue;
+        throw err;
+      }
+      await visit(info);
+      if (!info.isDir || options.descend?.(info) === false) continue;
+      let children: string[];
+      try {
+        children = await this.children(path, false);
+      } catch (err) {
+        if (err instanceof PathNotFoundError) continue;
+        throw err;
+      }
+      await this.walkDir(path, children, visit, options);
+    }
+  }
+
+  /** Sorted visible child names; an empty directory is "not found" when `emptyIsMissing`, as on object stores. */
+  private async children(path: string, emptyIsMissing: boolean): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.rootDirectory, path));
+    } catch (err) {
+      notFound(err, path);
+    }
+    names = names.filter(isVisible).sort();
+    if (emptyIsMissing && names.length === 0) throw new PathNotFoundError(driverName, path);
+    return names;
+  }
+}
+
+type WriterState = 'open' | 'closing' | 'closed' | 'committed' | 'cancelled';
+
+class FilesystemFileWriter implements FileWriter {
+  private readonly path: string;
+  private readonly fullPath: string;
+  private readonly handle: FileHandle;
+  private readonly stream: WriteStream;
+  private written: number;
+  private state: WriterState = 'open';
+  private error: Error | undefined;
+
+  constructor(path: string, fullPath: string, handle: FileHandle, size: number) {
+    this.path = path;
+    this.fullPath = fullPath;
+    this.handle = handle;
+    this.written = size;
+    // The stream batches queued chunks into one writev() while a write is in flight; autoClose is off so
+    // commit() can fsync before closing.
+    this.stream = handle.createWriteStream({ start: size, highWaterMark: writeBufferSize, autoClose: false });
+    this.stream.on('error', (err) => {
+      this.error ??= err;
+    });
+  }
+
+  get size(): number {
+    return this.written;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.assertOpen();
+    if (this.error) throw this.error;
+    if (chunk.byteLength === 0) return;
+    this.written += chunk.byteLength;
+    // The stream keeps a reference to the chunk until it is written: callers must not reuse the buffer.
+    if (this.stream.write(chunk)) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        this.stream.off('drain', done);
+        this.stream.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('error', done);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.finish('closed');
+  }
+
+  commit(): Promise<void> {
+    return this.finish('committed');
+  }
+
+  async cancel(): Promise<void> {
+    if (this.state === 'committed') throw this.stateError();
+    if (this.state === 'cancelled') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'cancelled';
+    if (wasOpen) await this.release();
+    await rm(this.fullPath, { force: true });
+  }
+
+  private async finish(next: 'closed' | 'committed'): Promise<void> {
+    this.assertOpen();
+    this.state = 'closing';
+    try {
+      if (!this.error) {
+        await new Promise<void>((resolve, reject) => {
+          this.stream.end((err?: Error | null) => (err ? reject(err) : resolve()));
+        });
+        if (next === 'committed') await this.handle.sync();
+      }
+    } finally {
+      this.state = next;
+      await this.release();
+    }
+    if (this.error) throw this.error;
+  }
+
+  /** Closes the file. The stream holds a reference on the FileHandle, so the stream must be the one to close it. */
+  private async release(): Promise<void> {
+    if (this.stream.closed) return;
+    const closed = new Promise<void>((resolve) => this.stream.once('close', () => resolve()));
+    // Destroying closes the handle even with autoClose off, once an in-flight write has settled.
+    this.stream.destroy();
+    await closed;
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') throw this.stateError();
+  }
+
+  private stateError(): StorageDriverError {
+    return new StorageDriverError(driverName, this.path, `writer is ${this.state}`);
+  }
+}
