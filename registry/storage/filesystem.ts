@@ -27,6 +27,9 @@ type Visitor = Parameters<StorageDriver['walk']>[1];
 const driverName = 'filesystem';
 /** putContent's scratch files; hidden from list() and walk() so no reader mistakes them for content. */
 const tempPrefix = '.tmp-';
+/** Under the root; its name starts with tempPrefix, so list() and walk() never show it. */
+const scratchDirName = `${tempPrefix}scratch`;
+const scratchMaxAgeMs = 60 * 60 * 1000;
 // Large buffers keep syscall counts low when streaming multi-GiB blobs.
 const readChunkSize = 1 << 20;
 const writeBufferSize = 4 << 20;
@@ -88,12 +91,17 @@ export class FilesystemDriver implements StorageDriver {
   async putContent(path: string, content: Uint8Array): Promise<void> {
     const full = this.fullPath(path);
     if (path === '/') throw new InvalidPathError(driverName, path);
-    const dir = dirname(full);
-    await mkdir(dir, { recursive: true });
-    // Same directory as the destination so rename() stays on one filesystem and is atomic.
-    const temp = join(dir, `${tempPrefix}${randomBytes(8).toString('hex')}`);
+    await mkdir(dirname(full), { recursive: true });
+    // Scratch files live in one hidden directory under the root (same filesystem, so rename() is atomic),
+    // where a crash cannot leave them beside content and a later start sweeps them away.
+    const temp = join(await this.scratchDirectory(), randomBytes(8).toString('hex'));
     try {
-      const handle = await open(temp, 'wx');
+      const handle = await open(temp, 'wx').catch(async (err: unknown) => {
+        if (errorCode(err) !== 'ENOENT') throw err;
+        // The scratch directory went away (e.g. delete('/')): recreate it once.
+        await mkdir(dirname(temp), { recursive: true });
+        return open(temp, 'wx');
+      });
       try {
         await handle.writeFile(content);
         await handle.sync();
@@ -105,6 +113,28 @@ export class FilesystemDriver implements StorageDriver {
       await rm(temp, { force: true });
       throw err;
     }
+  }
+
+  private scratchReady: Promise<string> | undefined;
+
+  /** Creates the scratch directory once per process, removing what crashed writers left there long ago. */
+  private scratchDirectory(): Promise<string> {
+    this.scratchReady ??= (async () => {
+      const dir = join(this.rootDirectory, scratchDirName);
+      await mkdir(dir, { recursive: true });
+      const cutoff = Date.now() - scratchMaxAgeMs;
+      for (const name of await readdir(dir)) {
+        const file = join(dir, name);
+        // Other processes (replicas) may be writing right now: only old files are abandoned.
+        const info = await lstat(file).catch(() => null);
+        if (info && info.mtimeMs < cutoff) await rm(file, { force: true, recursive: true });
+      }
+      return dir;
+    })().catch((err: unknown) => {
+      this.scratchReady = undefined;
+      throw err;
+    });
+    return this.scratchReady;
   }
 
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {

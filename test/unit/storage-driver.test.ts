@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -94,6 +94,21 @@ describe('FilesystemDriver', () => {
     // Renaming a file over a non-empty directory fails.
     await assert.rejects(driver.putContent('/fail/dir', Buffer.from('y')));
     assert.deepEqual(await readdir(join(root, 'fail')), ['dir']);
+    assert.deepEqual(await readdir(join(root, '.tmp-scratch')), []);
+  });
+
+  it('keeps scratch files out of content directories and sweeps abandoned ones at start', async () => {
+    await driver.putContent('/links/a/link', Buffer.from('sha256:x'));
+    assert.deepEqual(await readdir(join(root, 'links/a')), ['link']);
+    const scratch = join(root, '.tmp-scratch');
+    await writeFile(join(scratch, 'abandoned'), 'left by a crash');
+    await writeFile(join(scratch, 'in-flight'), 'another replica is writing');
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(join(scratch, 'abandoned'), old, old);
+    const restarted = new FilesystemDriver({ rootDirectory: root });
+    await restarted.putContent('/links/b/link', Buffer.from('sha256:y'));
+    assert.deepEqual(await readdir(scratch), ['in-flight']);
+    assert.ok(!(await restarted.list('/')).some((p) => p.includes('tmp')), 'the scratch directory is hidden');
   });
 
   it('shows closed writer content at its path with the writer size', async () => {

@@ -1,0 +1,115 @@
+// A long-running child process (dockerd, a registry) with its output kept for failure reports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { killGroup, trackGroup, untrackGroup } from './cleanup.ts';
+
+const maxLogBytes = 4 * 1024 * 1024;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Daemon {
+  readonly name: string;
+  readonly process: ChildProcess;
+  readonly pid: number;
+  /** Resolves when the main process has exited. */
+  readonly exited: Promise<Exit>;
+  running(): boolean;
+  /** stdout and stderr interleaved (the last few MiB). */
+  output(): string;
+  /** Send `signal` to the whole process group and wait for the main process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<Exit>;
+  /** SIGTERM to the main process (it shuts down its own children), SIGKILL to the group after a grace period. */
+  stop(graceMs?: number): Promise<Exit>;
+}
+
+export interface DaemonOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function spawnDaemon(
+  name: string,
+  file: string,
+  args: readonly string[],
+  opts: DaemonOptions = {},
+): Daemon {
+  const child = spawn(file, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  const append = (b: Buffer): void => {
+    log += b.toString('utf8');
+    if (log.length > maxLogBytes) log = log.slice(-maxLogBytes / 2);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  let exit: Exit | undefined;
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('error', (err) => {
+      append(Buffer.from(`[harness] cannot start ${name} (${file}): ${err.message}\n`));
+      exit ??= { code: null, signal: null };
+      resolve(exit);
+    });
+    // 'exit', not 'close': grandchildren (containerd) may hold the pipes open.
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    });
+  });
+  const pid = child.pid ?? -1;
+  if (pid > 0) trackGroup(pid);
+  void exited.then(() => {
+    // Leftovers of a crashed daemon must not outlive it; then forget the group id (it may be reused).
+    if (pid > 0) {
+      killGroup(pid, 'SIGKILL');
+      untrackGroup(pid);
+    }
+  });
+
+  return {
+    name,
+    process: child,
+    pid,
+    exited,
+    running: () => exit === undefined,
+    output: () => log,
+    async kill(signal = 'SIGKILL') {
+      if (exit === undefined && pid > 0) killGroup(pid, signal);
+      return exited;
+    },
+    async stop(graceMs = 15_000) {
+      if (exit === undefined && pid > 0) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+        // Abort the grace timer once the process is gone, or it would keep the test process alive.
+        const grace = new AbortController();
+        const done = await Promise.race([
+          exited,
+          sleep(graceMs, undefined, { signal: grace.signal }).then(
+            () => undefined,
+            () => undefined,
+          ),
+        ]);
+        grace.abort();
+        if (done === undefined) {
+          append(Buffer.from(`[harness] ${name} ignored SIGTERM for ${graceMs} ms; sending SIGKILL\n`));
+          killGroup(pid, 'SIGKILL');
+        }
+      }
+      return exited;
+    },
+  };
+}
+
+export function describeExit(e: Exit): string {
+  return e.signal !== null ? `killed by ${e.signal}` : `exit code ${String(e.code)}`;
+}

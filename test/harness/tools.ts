@@ -1,0 +1,37 @@
+// Where the real parts live. Paths are fixed (not looked up on PATH) so a run uses exactly what
+// test/tools/install-system.sh installs: e.g. a newer docker CLI in /usr/local/bin must not shadow
+// Debian's, because the harness relies on the Debian CLI's legacy builder.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export const tools = {
+  docker: '/usr/bin/docker',
+  dockerd: '/usr/sbin/dockerd',
+  skopeo: '/usr/bin/skopeo',
+  podman: '/usr/bin/podman',
+  distribution: '/usr/bin/docker-registry',
+  conformance: path.join(repoRoot, '.cache/bin/oci-conformance'),
+  node: path.join(repoRoot, 'node_modules/.bin/node'),
+} as const;
+
+export type ToolName = keyof typeof tools;
+
+/** The tool's path; throws a message that says how to get it when it is missing. */
+export function requireTool(name: ToolName): string {
+  const file = tools[name];
+  if (!existsSync(file)) {
+    const how =
+      name === 'node' ? 'run `npm ci` (Node 24 is a devDependency)' : 'run test/tools/install-system.sh';
+    throw new Error(`required tool "${name}" is missing at ${file}: ${how}`);
+  }
+  return file;
+}
+
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${what} needs root (it starts daemons with private storage); run the tests as root`);
+  }
+}
