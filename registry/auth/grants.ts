@@ -6,8 +6,10 @@
 //   read_registry   → `pull` on the token's repository patterns
 //   write_registry  → `push` (Distribution's upload routes need pull too: give read_registry with it for push)
 //   delete_registry → `delete`
-//   admin_registry  → pull, push and delete on the patterns, and `registry:catalog:*` (the catalog lists every
-//                     repository, so only this scope gets it; meant for tokens whose pattern is `**`)
+//   admin_registry  → pull, push and delete on the patterns, and the registry-wide resources
+//                     `registry:catalog:*` (the catalog lists every repository) and `registry:maintenance:*`
+//                     (Berth's /berth/v1/maintenance state); only this scope gets them, and it is meant for
+//                     tokens whose pattern is `**`
 // Anyone, anonymous or not, may pull repositories matching the configured `public` patterns.
 import { isValidName } from '../names.ts';
 import { compilePattern, matchesAny } from './patterns.ts';
@@ -35,9 +37,15 @@ export interface Principal {
   /** The token's `sub`; absent for anonymous. */
   subject?: string;
   rules: GrantRule[];
-  /** May read the catalog (`registry:catalog:*`). */
+  /**
+   * Holds admin_registry: may use the registry-wide resources (`registry:catalog:*`,
+   * `registry:maintenance:*`; see `adminRegistryResources`).
+   */
   catalog: boolean;
 }
+
+/** The `registry:<name>:*` resources only admin_registry grants. */
+export const adminRegistryResources: ReadonlySet<string> = new Set(['catalog', 'maintenance']);
 
 export function actionsForScopes(scopes: readonly RegistryScope[]): Set<RepositoryAction> {
   const actions = new Set<RepositoryAction>();
@@ -87,7 +95,7 @@ export function grantAccess(
           actions.push(action);
         }
       }
-    } else if (scope.type === 'registry' && scope.name === 'catalog' && principal.catalog) {
+    } else if (scope.type === 'registry' && adminRegistryResources.has(scope.name) && principal.catalog) {
       actions = scope.actions.filter((a) => a === '*');
     }
     actions = [...new Set(actions)];

@@ -220,7 +220,7 @@ export async function waitForLogin(issuer: { realm: string }, name: string, secr
 
 export interface RunningStandalone {
   url: string;
-  /** 127.0.0.1:<port> */
+  /** 127.0.0.1:<port>, or localhost:<port> with `wildcard` */
   host: string;
   dataDir: string;
   /** What it printed on stdout and stderr. */
@@ -230,21 +230,26 @@ export interface RunningStandalone {
 }
 
 /**
- * `node registry/cli.ts standalone --data DIR --addr 127.0.0.1:<port>` (what `npm start` runs), up once it has
- * printed its token notice. The data dir is the caller's and is kept.
+ * `node registry/cli.ts standalone --data DIR --addr 127.0.0.1:<port>` (what `npm start` runs, on a free port),
+ * up once it has printed its token notice. The data dir is the caller's and is kept.
  */
-export async function startStandalone(dataDir: string): Promise<RunningStandalone> {
+export async function startStandalone(
+  dataDir: string,
+  opts: { wildcard?: boolean } = {},
+): Promise<RunningStandalone> {
   await requireOpenssl();
   const node = requireTool('node');
   const port = await freePort();
-  const host = `127.0.0.1:${port}`;
+  // wildcard: `--addr :PORT` as `npm start` (`:5000`), reached as localhost:PORT like `docker login localhost:5000`.
+  const host = opts.wildcard ? `localhost:${port}` : `127.0.0.1:${port}`;
+  const addr = opts.wildcard ? `:${port}` : host;
   // REGISTRY_* in the caller's environment would change the embedded default config.
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('REGISTRY_')) env[k] = v;
   const daemon = spawnDaemon(
     'standalone',
     node,
-    ['registry/cli.ts', 'standalone', '--data', dataDir, '--addr', host],
+    ['registry/cli.ts', 'standalone', '--data', dataDir, '--addr', addr],
     { cwd: repoRoot, env },
   );
   try {
@@ -279,4 +284,26 @@ export function printedAdminToken(output: string): { username: string; password:
   const password = /^ {2}password: (\S+)$/m.exec(output)?.[1];
   if (!username || !password) throw new Error(`no admin token in the standalone output:\n${output}`);
   return { username, password };
+}
+
+/** A registry token from the issuer for `scopes` (GET with Basic credentials, as `docker pull` asks). */
+export async function issueToken(
+  realm: string,
+  scopes: readonly string[],
+  credentials?: { username: string; password: string },
+): Promise<string> {
+  const url = new URL(realm);
+  url.searchParams.set('service', authService);
+  for (const scope of scopes) url.searchParams.append('scope', scope);
+  const headers: Record<string, string> = {};
+  if (credentials) {
+    const basic = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+    headers['Authorization'] = `Basic ${basic}`;
+  }
+  const res = await fetch(url, { headers });
+  const body = (await res.json()) as { token?: unknown };
+  if (res.status !== 200 || typeof body.token !== 'string') {
+    throw new Error(`token request to ${url.origin} failed: ${res.status} ${JSON.stringify(body)}`);
+  }
+  return body.token;
 }

@@ -14,7 +14,8 @@ cd "$repo_root"
 # The legacy builder (DOCKER_BUILDKIT=0) builds FROM scratch images, so docker-buildx is not needed.
 # podman/skopeo pull in containers-common (policy.json, registries.conf); the tests run podman as root
 # with vfs storage, which needs neither uidmap nor fuse-overlayfs.
-apt_packages=(docker.io skopeo podman docker-registry)
+# openssl: makes the token issuer's certificate (registry/auth/keypair.ts; `npm start` and the auth tests).
+apt_packages=(docker.io skopeo podman docker-registry openssl)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -72,5 +73,7 @@ else
   rm -rf "$gobin"
   trap - EXIT
 fi
+
+bash "$repo_root/test/tools/install-minio.sh"
 
 echo "install-system: done"

@@ -1,0 +1,208 @@
+// `berth-registry serve CONFIG`: load and validate the config, build the app, listen, follow config changes
+// (read-only mode, token-auth keys and other settings switch without a restart), and shut down gracefully.
+//
+// The building blocks are exported for `berth-registry standalone` (standalone.ts), which serves the same
+// registry from a generated config and mounts the token issuer next to it: `buildRegistry` makes the app and its
+// services without listening, `Registry.apply` takes a reloaded config, `Registry.listen` starts serving.
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { loadConfig, type LoadedConfig } from './config/load.ts';
+import { ConfigWatcher } from './config/watch.ts';
+import type { RegistryConfig } from './config/schema.ts';
+import { createLogger } from './logger.ts';
+import { createStorageDriver } from './storage/factory.ts';
+import { BlobStore } from './store/blob-store.ts';
+import { UploadStore } from './store/uploads.ts';
+import { ManifestStore } from './store/manifests.ts';
+import { buildRegistryApp } from './http/app.ts';
+import type { RegistrySettings, Services } from './http/context.ts';
+import { openAccess, type Authorizer } from './auth/types.ts';
+import { createTokenAuthorizer } from './auth/token-verifier.ts';
+import { HeartbeatWriter } from './heartbeat.ts';
+
+export function settingsFrom(config: RegistryConfig, revision: string): RegistrySettings {
+  return {
+    deleteEnabled: config.storage.delete.enabled,
+    redirectDisabled: config.storage.redirect.disable,
+    readOnly: config.storage.maintenance.readonly.enabled,
+    catalogMaxEntries: config.catalog.maxentries,
+    revision,
+  };
+}
+
+/** Splits Distribution's `http.addr` (`:5000`, `127.0.0.1:5000`, `[::1]:5000`) into host and port. */
+export function parseListenAddress(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`http.addr: expected host:port, got ${JSON.stringify(addr)}`);
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? '::' : host, port: Number(m[3]) };
+}
+
+export interface RunningRegistry {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** How often the token-auth key files (rootcertbundle, jwks) are checked for changes between config reloads. */
+const authKeyPollMs = 5000;
+
+/** The verifier for `auth.token`, or open access without it. */
+async function createAuthorizer(config: RegistryConfig, log: Logger): Promise<Authorizer> {
+  if (!config.auth.token) return openAccess;
+  return createTokenAuthorizer({
+    ...config.auth.token,
+    logger: log.child({ component: 'auth' }),
+    watchIntervalMs: authKeyPollMs,
+  });
+}
+
+/** A registry that is built but may not be listening yet. */
+export interface Registry {
+  readonly app: FastifyInstance;
+  readonly services: Services;
+  readonly log: Logger;
+  /** The configuration in force (the last one applied). */
+  readonly config: RegistryConfig;
+  /**
+   * Takes a reloaded configuration: settings (read-only mode etc.) switch at once; token-auth keys are re-read,
+   * or the verifier is rebuilt when `auth.token` itself changed. Never rejects: when the new auth settings cannot
+   * be loaded the previous verifier stays in force and the error is logged. Storage and listen address changes
+   * need a restart.
+   */
+  apply(next: Pick<LoadedConfig, 'config' | 'revision'>): Promise<void>;
+  /** Listens on `http.addr` and starts the heartbeat; resolves with the address. */
+  listen(): Promise<string>;
+  /** Stops serving (in-flight requests drain), the heartbeat and the verifier's file watchers. */
+  close(): Promise<void>;
+}
+
+export async function buildRegistry(
+  loaded: Pick<LoadedConfig, 'config' | 'revision'>,
+  options: { logger?: Logger } = {},
+): Promise<Registry> {
+  let config = loaded.config;
+  const log = options.logger ?? createLogger(config.log.level, config.log.fields ?? {});
+  const driver = createStorageDriver(config.storage);
+  const blobs = new BlobStore(driver);
+  let settings = settingsFrom(config, loaded.revision);
+  const services: Services = {
+    driver,
+    blobs,
+    uploads: new UploadStore(driver, blobs),
+    manifests: new ManifestStore(blobs),
+    authorizer: await createAuthorizer(config, log),
+    settings: () => settings,
+  };
+
+  const https = config.http.tls?.certificate
+    ? { cert: await readFile(config.http.tls.certificate), key: await readFile(config.http.tls.key ?? '') }
+    : undefined;
+  const { app } = buildRegistryApp({
+    services,
+    logger: log,
+    ...(config.http.headers ? { headers: config.http.headers } : {}),
+    ...(https ? { https } : {}),
+  });
+  const heartbeat = new HeartbeatWriter(driver, () => settings, log);
+
+  // Config changes are applied one at a time, in order. `authInForce`: the auth.token settings the current
+  // verifier was built from (a change that failed to load leaves the previous verifier, and these, in force).
+  let applying: Promise<void> = Promise.resolve();
+  let authInForce = JSON.stringify(config.auth.token);
+  async function applyAuth(next: RegistryConfig): Promise<void> {
+    if (authInForce === JSON.stringify(next.auth.token)) {
+      // Same settings: the key files may still have changed (a rotated certificate bundle).
+      try {
+        await services.authorizer.reload?.();
+      } catch (err) {
+        log.error(
+          { reason: (err as Error).message },
+          'token auth keys not reloaded; the previous keys stay in force',
+        );
+      }
+      return;
+    }
+    let replacement: Authorizer;
+    try {
+      replacement = await createAuthorizer(next, log);
+    } catch (err) {
+      log.error(
+        { reason: (err as Error).message },
+        'new auth.token settings not applied; the previous ones stay in force',
+      );
+      return;
+    }
+    const replaced = services.authorizer;
+    services.authorizer = replacement;
+    authInForce = JSON.stringify(next.auth.token);
+    await replaced.close();
+    log.info({ tokenAuth: next.auth.token !== undefined }, 'token auth settings replaced');
+  }
+
+  return {
+    app,
+    services,
+    log,
+    get config() {
+      return config;
+    },
+    apply(next) {
+      applying = applying.then(async () => {
+        const wasReadOnly = settings.readOnly;
+        config = next.config;
+        settings = settingsFrom(next.config, next.revision);
+        log.info(
+          { revision: next.revision, readOnly: settings.readOnly, wasReadOnly },
+          'configuration reloaded',
+        );
+        await applyAuth(next.config);
+      });
+      return applying;
+    },
+    async listen() {
+      const { host, port } = parseListenAddress(config.http.addr);
+      const address = await app.listen({ host, port });
+      await heartbeat.start();
+      log.info(
+        { address, revision: settings.revision, storage: driver.name, readOnly: settings.readOnly },
+        'registry listening',
+      );
+      return address;
+    },
+    async close() {
+      await app.close();
+      await heartbeat.stop();
+      await applying;
+      await services.authorizer.close();
+    },
+  };
+}
+
+export async function serve(configPath: string, logger?: Logger): Promise<RunningRegistry> {
+  const loaded = await loadConfig(configPath);
+  const registry = await buildRegistry(loaded, logger ? { logger } : {});
+  const log = registry.log;
+
+  const watcher = new ConfigWatcher(configPath, { initial: loaded });
+  watcher.on('change', (next: LoadedConfig) => void registry.apply(next));
+  watcher.on('error', (err: Error) =>
+    log.error({ err: err.message }, 'configuration reload rejected; keeping the running configuration'),
+  );
+
+  let url: string;
+  try {
+    url = await registry.listen();
+  } catch (err) {
+    await watcher.close();
+    await registry.close();
+    throw err;
+  }
+  return {
+    url,
+    async close() {
+      await watcher.close();
+      await registry.close();
+    },
+  };
+}
