@@ -74,6 +74,5 @@ else
   trap - EXIT
 fi
 
-bash "$repo_root/test/tools/install-minio.sh"
 
 echo "install-system: done"
