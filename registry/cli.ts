@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 // berth-registry: the registry server and its maintenance commands.
+// Commands load their modules on demand: the server should not carry the issuer's or the garbage
+// collector's code (memory), and a maintenance command should not load the HTTP stack (start-up time).
 import { parseArgs } from 'node:util';
-import { serve } from './serve.ts';
-import { standalone } from './standalone.ts';
-import {
-  createAccessTokenCommand,
-  revokeAccessTokenCommand,
-  tokenServerCommand,
-} from './auth/token-server-cli.ts';
 
 const usage = `usage: berth-registry <command> [options]
 
@@ -47,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       if (configPath === undefined || rest.length > 0) {
         throw new UsageError('berth-registry serve: expected exactly one argument, the config file');
       }
+      const { serve } = await import('./serve.ts');
       const registry = await serve(configPath);
       await waitForShutdown(async () => registry.close());
       return 0;
@@ -61,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
           public: { type: 'string', multiple: true },
         },
       });
+      const { standalone } = await import('./standalone.ts');
       const registry = await standalone({
         ...(values.data !== undefined ? { dataDir: values.data } : {}),
         ...(values.addr !== undefined ? { addr: values.addr } : {}),
@@ -72,12 +69,13 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'token-server':
       // Handles SIGTERM/SIGINT (shutdown) and SIGHUP (reload) itself; resolves once stopped.
-      await tokenServerCommand(args);
+      await (await import('./auth/token-server-cli.ts')).tokenServerCommand(args);
       return 0;
     case 'access-token': {
       const [action, ...rest] = args;
-      if (action === 'create') await createAccessTokenCommand(rest);
-      else if (action === 'revoke') await revokeAccessTokenCommand(rest);
+      const commands = await import('./auth/token-server-cli.ts');
+      if (action === 'create') await commands.createAccessTokenCommand(rest);
+      else if (action === 'revoke') await commands.revokeAccessTokenCommand(rest);
       else throw new UsageError('berth-registry access-token: expected create or revoke');
       return 0;
     }

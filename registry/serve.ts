@@ -18,7 +18,6 @@ import { ManifestStore } from './store/manifests.ts';
 import { buildRegistryApp } from './http/app.ts';
 import type { RegistrySettings, Services } from './http/context.ts';
 import { openAccess, type Authorizer } from './auth/types.ts';
-import { createTokenAuthorizer } from './auth/token-verifier.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
 
 export function settingsFrom(config: RegistryConfig, revision: string): RegistrySettings {
@@ -50,6 +49,8 @@ const authKeyPollMs = 5000;
 /** The verifier for `auth.token`, or open access without it. */
 async function createAuthorizer(config: RegistryConfig, log: Logger): Promise<Authorizer> {
   if (!config.auth.token) return openAccess;
+  // Loaded only when configured: jose and the x509 code are a sizeable part of an idle process's memory.
+  const { createTokenAuthorizer } = await import('./auth/token-verifier.ts');
   return createTokenAuthorizer({
     ...config.auth.token,
     logger: log.child({ component: 'auth' }),
