@@ -43,16 +43,22 @@ export const getBlob: Handler<BlobRoute> = async ({ request, reply, route, servi
     reply.header('Content-Length', String(size));
     return reply.send();
   }
-  if (range) {
-    reply
-      .code(206)
-      .header('Content-Range', `bytes ${range.start}-${range.end}/${size}`)
-      .header('Content-Length', String(range.end - range.start + 1));
-    return reply.send(await services.blobs.read(digest, { offset: range.start, end: range.end }));
+  const status = range ? 206 : 200;
+  if (range) reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+  reply.header('Content-Length', String(range ? range.end - range.start + 1 : size));
+  if (size === 0) return reply.code(status).send('');
+  // The blob store writes straight into the socket (from reused buffers where the driver can): take over the
+  // response from fastify, keeping the headers set so far. onResponse hooks (metrics) still run.
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(status, reply.getHeaders() as Record<string, string>);
+  try {
+    await services.blobs.copyTo(digest, raw, range ? { offset: range.start, end: range.end } : undefined);
+    raw.end();
+  } catch (err) {
+    request.log.info({ err, digest }, 'blob download ended early');
+    raw.destroy();
   }
-  reply.header('Content-Length', String(size));
-  if (size === 0) return reply.send('');
-  return reply.send(await services.blobs.read(digest));
 };
 
 export const deleteBlob: Handler<BlobRoute> = async ({ reply, route, services }) => {

@@ -5,7 +5,7 @@
 // (e.g. `/docker/registry/v2/blobs/sha256/ab/<hex>/data`). The interface assumes neither rename nor append from
 // the backend: `move` may be copy+delete, and a `FileWriter` opened with `append` may be implemented with
 // multipart uploads or composed segments.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface FileInfo {
   path: string;
@@ -48,6 +48,12 @@ export interface StorageDriver {
   putContent(path: string, content: Uint8Array): Promise<void>;
   /** Streams an object, optionally a byte range. Throws PathNotFoundError, InvalidOffsetError. */
   reader(path: string, options?: ReadOptions): Promise<Readable>;
+  /**
+   * Optional fast path for serving content: writes a byte range straight into `destination` (a socket) from a
+   * few reused buffers, where `reader()` allocates a buffer per chunk and leaves the garbage collector to
+   * reclaim gigabytes. Resolves when everything was handed to the destination; does not end it.
+   */
+  copyTo?(path: string, destination: Writable, options?: ReadOptions): Promise<void>;
   /** Opens a writer; with append, continues an object left by FileWriter.close(). */
   writer(path: string, append: boolean): Promise<FileWriter>;
   /** Throws PathNotFoundError. Directories are implied by objects below them on object stores. */

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import {
   checkPath,
   InvalidOffsetError,
@@ -167,6 +167,27 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  async copyTo(path: string, destination: Writable, options: ReadOptions = {}): Promise<void> {
+    const full = this.fullPath(path);
+    const offset = options.offset ?? 0;
+    checkOffset(path, offset);
+    let handle: FileHandle;
+    try {
+      handle = await open(full, 'r');
+    } catch (err) {
+      notFound(err, path);
+    }
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) throw new PathNotFoundError(driverName, path);
+      if (offset > info.size) throw new InvalidOffsetError(driverName, path, offset);
+      const end = Math.min(options.end ?? info.size - 1, info.size - 1);
+      await copyRange(handle, offset, end, destination);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async writer(path: string, append: boolean): Promise<FileWriter> {
     const full = this.fullPath(path);
     if (path === '/') throw new InvalidPathError(driverName, path);
@@ -295,6 +316,57 @@ export class FilesystemDriver implements StorageDriver {
     names = names.filter(isVisible).sort();
     if (emptyIsMissing && names.length === 0) throw new PathNotFoundError(driverName, path);
     return names;
+  }
+}
+
+const copyBufferSize = 1 << 20;
+const copyBuffers = 4;
+
+/**
+ * Copies bytes [start, end] of a file into a writable through a small pool of buffers. A buffer goes back to
+ * the pool only when the destination reports its write done, so the pool bounds memory and nothing is
+ * allocated per chunk; while one chunk is being sent the next is already being read.
+ */
+async function copyRange(
+  handle: FileHandle,
+  start: number,
+  end: number,
+  destination: Writable,
+): Promise<void> {
+  const free: Buffer[] = Array.from({ length: copyBuffers }, () => Buffer.allocUnsafe(copyBufferSize));
+  let waiting: (() => void) | undefined;
+  let failure: Error | undefined;
+  const wake = () => {
+    const resolve = waiting;
+    waiting = undefined;
+    resolve?.();
+  };
+  const onClose = () => {
+    failure ??= new Error('destination closed before the content was sent');
+    wake();
+  };
+  destination.once('close', onClose);
+  try {
+    let position = start;
+    while (position <= end) {
+      while (free.length === 0 && !failure) await new Promise<void>((resolve) => (waiting = resolve));
+      if (failure) throw failure;
+      const buffer = free.pop() as Buffer;
+      const length = Math.min(buffer.length, end - position + 1);
+      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      if (bytesRead === 0) throw new Error(`file ended at ${position}, before ${end + 1}`);
+      position += bytesRead;
+      destination.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), (err) => {
+        if (err) failure ??= err;
+        free.push(buffer);
+        wake();
+      });
+    }
+    // The handle closes after this resolves: wait until every buffer is back, i.e. all writes are done.
+    while (free.length < copyBuffers && !failure) await new Promise<void>((resolve) => (waiting = resolve));
+    if (failure) throw failure;
+  } finally {
+    destination.off('close', onClose);
   }
 }
 

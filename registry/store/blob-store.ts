@@ -1,6 +1,7 @@
 // The global content-addressable blob store (`/docker/registry/v2/blobs`). Layers, configs and manifests all
 // live here once, whichever repositories link to them.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { isPathNotFound, type ReadOptions, type StorageDriver } from '../storage/driver.ts';
 import { blobDataPath } from '../storage/paths.ts';
 
@@ -24,6 +25,13 @@ export class BlobStore {
 
   read(digest: string, range?: ReadOptions): Promise<Readable> {
     return this.driver.reader(blobDataPath(digest), range);
+  }
+
+  /** Sends a blob (or a range of it) into a writable without ending it. */
+  async copyTo(digest: string, destination: Writable, range?: ReadOptions): Promise<void> {
+    const path = blobDataPath(digest);
+    if (this.driver.copyTo) return this.driver.copyTo(path, destination, range);
+    await pipeline(await this.driver.reader(path, range), destination, { end: false });
   }
 
   getContent(digest: string): Promise<Buffer> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +118,32 @@ describe('FilesystemDriver', () => {
     await writer.close();
     assert.equal((await driver.stat('/closed/data')).size, writer.size);
     assert.equal((await readAll(await driver.reader('/closed/data'))).length, 5000);
+  });
+
+  it('copies a byte range into a writable from reused buffers, and stops when the writable closes', async () => {
+    const content = Buffer.alloc(5 * 1024 * 1024 + 123);
+    for (let i = 0; i < content.length; i++) content[i] = i % 251;
+    await driver.putContent('/copy/data', content);
+    const received: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(Buffer.from(chunk)); // copy: the driver reuses its buffers once the write is done
+        setImmediate(callback);
+      },
+    });
+    await driver.copyTo('/copy/data', sink);
+    assert.ok(Buffer.concat(received).equals(content));
+    received.length = 0;
+    await driver.copyTo('/copy/data', sink, { offset: 1_000_000, end: 3_500_000 });
+    assert.ok(Buffer.concat(received).equals(content.subarray(1_000_000, 3_500_001)));
+    const closing = new Writable({
+      write(_chunk, _encoding, callback) {
+        this.destroy();
+        callback();
+      },
+    });
+    await assert.rejects(driver.copyTo('/copy/data', closing));
+    await assert.rejects(driver.copyTo('/copy/missing', sink), PathNotFoundError);
   });
 
   it('redirects nowhere', async () => {
