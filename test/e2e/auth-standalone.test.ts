@@ -11,7 +11,7 @@ import { buildScratchImage } from '../harness/clients.ts';
 import { startDockerd, type Dockerd } from '../harness/dockerd.ts';
 import { failureReport } from '../harness/report.ts';
 import { makeTempDir, removeTempDir } from '../harness/tmp.ts';
-import { repoRoot } from '../harness/tools.ts';
+import { registryNodeFlags, repoRoot } from '../harness/tools.ts';
 
 const step = { timeout: 300_000 };
 const cmd = { timeoutMs: 120_000 };
@@ -51,7 +51,7 @@ describe('npm start (berth-registry standalone) with the Docker engine', () => {
     const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    assert.equal(pkg.scripts['start'], 'node registry/cli.ts standalone');
+    assert.equal(pkg.scripts['start'], `node ${registryNodeFlags.join(' ')} registry/cli.ts standalone`);
   });
 
   it('prints the admin token once, with the docker login hint', async () => {

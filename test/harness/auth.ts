@@ -13,7 +13,7 @@ import { exec } from './exec.ts';
 import { freePort } from './ports.ts';
 import type { ConfigObject, RunningRegistry } from './registry.ts';
 import { makeTempDir, removeTempDir } from './tmp.ts';
-import { repoRoot, requireTool } from './tools.ts';
+import { registryNodeFlags, repoRoot, requireTool } from './tools.ts';
 import { httpStatus, waitFor } from './wait.ts';
 
 export const authService = 'berth-e2e-registry';
@@ -249,7 +249,7 @@ export async function startStandalone(
   const daemon = spawnDaemon(
     'standalone',
     node,
-    ['registry/cli.ts', 'standalone', '--data', dataDir, '--addr', addr],
+    [...registryNodeFlags, 'registry/cli.ts', 'standalone', '--data', dataDir, '--addr', addr],
     { cwd: repoRoot, env },
   );
   try {

@@ -1,6 +1,6 @@
 // Berth's registry as a real child process: `node registry/cli.ts serve CONFIG`, exactly as a user runs it.
 import { launchRegistry, type ConfigObject, type RunningRegistry } from './registry.ts';
-import { repoRoot, requireTool } from './tools.ts';
+import { registryNodeFlags, repoRoot, requireTool } from './tools.ts';
 
 export interface BerthOptions {
   root?: string;
@@ -14,7 +14,7 @@ export function startBerth(opts: BerthOptions = {}): Promise<RunningRegistry> {
   return launchRegistry({
     kind: 'berth',
     file: node,
-    args: (configPath) => ['registry/cli.ts', 'serve', configPath],
+    args: (configPath) => [...registryNodeFlags, 'registry/cli.ts', 'serve', configPath],
     cwd: repoRoot,
     env: opts.env,
     root: opts.root,

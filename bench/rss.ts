@@ -1,0 +1,58 @@
+// Server memory from /proc/<pid>/status. VmHWM is the kernel's own peak RSS; writing 5 to clear_refs resets
+// it to the current RSS, so the peak can be scoped to one push. A polling sampler cross-checks it.
+import { readFileSync, writeFileSync } from 'node:fs';
+
+export interface Memory {
+  /** Current resident set, bytes. */
+  rss: number;
+  /** Peak resident set since start or the last reset, bytes. */
+  hwm: number;
+}
+
+export function readMemory(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${field}`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+}
+
+/** Resets VmHWM to the current RSS; false when the kernel refuses (then the peak includes start-up). */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface PeakWatch {
+  /**
+   * Stops sampling and returns the peak (the kernel's VmHWM and the highest sampled VmRSS) and the RSS when
+   * the watch started, which tells the server's idle footprint apart from what the push added.
+   */
+  stop(): { hwm: number; sampledMax: number; start: number; scoped: boolean };
+}
+
+export function watchPeak(pid: number, intervalMs = 20): PeakWatch {
+  const scoped = resetPeak(pid);
+  const start = readMemory(pid).rss;
+  let sampledMax = start;
+  const timer = setInterval(() => {
+    try {
+      sampledMax = Math.max(sampledMax, readMemory(pid).rss);
+    } catch {
+      // the process exited; the caller's request fails and says why
+    }
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const { hwm, rss } = readMemory(pid);
+      return { hwm, sampledMax: Math.max(sampledMax, rss), start, scoped };
+    },
+  };
+}

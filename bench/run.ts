@@ -1,0 +1,185 @@
+// `npm run bench`: Berth against CNCF Distribution 2.8 side by side in one run. Each round starts both
+// registries on fresh roots and runs every selected measurement on both, alternating which goes first, so
+// drift on the shared machine hits both alike. Missed targets are reported; errors fail the run.
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { exec } from '../test/harness/exec.ts';
+import type { RegistryKind } from '../test/harness/registry.ts';
+import { makeTempDir, removeTempDir } from '../test/harness/tmp.ts';
+import { requireTool, tools } from '../test/harness/tools.ts';
+import { writeBlobFile, type BlobFile } from './blob-file.ts';
+import { detectMonolithicMode, type MonolithicMode } from './blob-push.ts';
+import { parseOptions, usage, type BenchOptions, type MetricName } from './options.ts';
+import { kinds, sharedConfig, startRegistry, type BenchRegistry } from './registries.ts';
+import {
+  markdown,
+  median,
+  metricDefs,
+  summarize,
+  writeResults,
+  type Sample,
+  type Samples,
+} from './report.ts';
+import { buildSteps, settleMs } from './steps.ts';
+import { benchTools, ensureBenchTools, type BenchTool } from './tools.ts';
+
+const mib = 1024 * 1024;
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const out = async (file: string, args: string[]): Promise<string> => {
+    const r = await exec(file, args, { check: false, timeoutMs: 10_000 });
+    return (r.stdout + r.stderr).trim().split('\n')[0] ?? '?';
+  };
+  // Version numbers only: `docker-registry --version` and `wrk --version` print paths and banners too.
+  const version = (text: string): string => /\d+\.\d+\.\d+\S*/.exec(text)?.[0] ?? text;
+  const v: Record<string, string> = {
+    'Berth on Node': await out(tools.node, ['--version']),
+    'Distribution (docker-registry)': version(await out(tools.distribution, ['--version'])),
+  };
+  for (const [name, file] of Object.entries(benchTools)) {
+    if (existsSync(file)) v[name] = version(await out(file, ['--version']));
+  }
+  return v;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseOptions(argv);
+  if (parsed === 'help') {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const opts: BenchOptions = parsed;
+  requireTool('distribution');
+  requireTool('node');
+  const want = (m: MetricName): boolean => opts.metrics.includes(m);
+  const neededTools: BenchTool[] = [];
+  if (want('manifest')) neededTools.push('wrk');
+  if (want('pull') && opts.pullClient === 'curl') neededTools.push('curl');
+  await ensureBenchTools(neededTools);
+
+  const samples: Samples = {};
+  const record = (metric: MetricName, kind: RegistryKind, sample: Sample): void => {
+    samples[metric] ??= { distribution: [], berth: [] };
+    samples[metric][kind].push(sample);
+  };
+  const modes: Partial<Record<RegistryKind, MonolithicMode>> = {};
+  const loadBefore = os.loadavg();
+  const started = Date.now();
+
+  const dir = await makeTempDir('bench');
+  try {
+    log(`writing blob files (${opts.blobSize / mib} MiB each) in ${dir}`);
+    const needMono = want('mono') || want('rss') || want('pull');
+    const blobs: { mono?: BlobFile; put?: BlobFile; chunked?: BlobFile } = {};
+    if (needMono) blobs.mono = await writeBlobFile(dir, 'mono.bin', opts.blobSize);
+    if (want('mono-put')) blobs.put = await writeBlobFile(dir, 'mono-put.bin', opts.blobSize);
+    if (want('chunked')) blobs.chunked = await writeBlobFile(dir, 'chunked.bin', opts.blobSize);
+
+    const steps = buildSteps({ opts, blobs, modes, record, log });
+
+    for (let round = 0; round < opts.rounds; round++) {
+      const startOrder: RegistryKind[] = round % 2 === 0 ? [...kinds] : [...kinds].reverse();
+      const regs: Partial<Record<RegistryKind, BenchRegistry>> = {};
+      try {
+        for (const kind of startOrder) {
+          regs[kind] = await startRegistry(kind, { profileDir: opts.profileDir });
+          modes[kind] ??= await detectMonolithicMode(regs[kind].client, 'bench/probe');
+        }
+        for (const [i, step] of steps.entries()) {
+          // Alternate who goes first per round and per step, so neither registry always follows the other.
+          const order = (round + i) % 2 === 0 ? [...kinds] : [...kinds].reverse();
+          for (const [position, kind] of order.entries()) {
+            const reg = regs[kind];
+            if (!reg) throw new Error(`${kind} not running`);
+            await sleep(settleMs);
+            try {
+              await step.run(reg, round, position);
+            } catch (err) {
+              const msg = err instanceof Error ? err.message : String(err);
+              throw new Error(
+                `${step.name} against ${kind} failed: ${msg}\n--- ${kind} output ---\n${reg.running.output().slice(-4000)}`,
+                { cause: err },
+              );
+            }
+          }
+        }
+      } finally {
+        for (const kind of startOrder) await regs[kind]?.stop();
+      }
+    }
+  } finally {
+    await removeTempDir(dir);
+  }
+
+  const loadAfter = os.loadavg();
+  const rows = summarize(samples);
+  const cpus = os.cpus();
+  const command = `node bench/run.ts${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`;
+  const settings = [
+    `Blob ${opts.blobSize / mib} MiB of random bytes streamed from a file (4 MiB reads) over node:http keep-alive; chunked push in ${opts.chunkSize / mib} MiB chunks.`,
+    `${opts.rounds} round${opts.rounds > 1 ? 's' : ''}; each round starts both registries on fresh roots under ${os.tmpdir()} (same disk) and alternates which one goes first per step.`,
+    `Pull: timed with ${opts.pullClient === 'curl' ? 'curl in its own process (node:http caps near 700 MB/s here)' : 'node:http'}, body discarded; content verified against the digest in a separate untimed pull.`,
+    `Manifest GET: wrk, ${opts.connections} connections, ${opts.wrkThreads} thread${opts.wrkThreads > 1 ? 's' : ''}, ${opts.wrkDuration} s measured after a ${opts.wrkWarmup} s warm-up, by tag with \`Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json\`.`,
+    'Cells: median (min–max) over rounds; ratio: Berth/Distribution of the medians (range of the per-round ratios). MB = 10⁶ bytes.',
+    `Same config overlay for both: \`${JSON.stringify(sharedConfig)}\`.`,
+  ];
+  const notes: string[] = [];
+  if (want('mono') || want('rss')) {
+    const m = (k: RegistryKind): string =>
+      modes[k] === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body';
+    notes.push(
+      `Monolithic push: Distribution: ${m('distribution')}; Berth: ${m('berth')}. Distribution 2.8 answers 202 to POST ?digest= and ignores the body, so the OCI client fallback is used for it.`,
+    );
+  }
+  if (want('rss')) {
+    notes.push(
+      'Peak RSS: VmHWM of the server process (checked to be the registry binary itself), reset through /proc/PID/clear_refs just before the push; the target is judged on the worst round.',
+    );
+    const startRss = (kind: RegistryKind): string => {
+      const values = (samples.rss?.[kind] ?? []).map((x) => Number(x.detail?.['start']) / mib);
+      return `${median(values).toFixed(0)} MiB`;
+    };
+    notes.push(
+      `RSS when the push started (median): Distribution ${startRss('distribution')}, Berth ${startRss('berth')}; the rest of the peak is what the push added.`,
+    );
+  }
+  notes.push(
+    `Load average (1 min) before/after: ${loadBefore[0]?.toFixed(2)} / ${loadAfter[0]?.toFixed(2)}; wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+  );
+  const meta = {
+    date: new Date().toISOString(),
+    command,
+    machine: `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${os.release()}`,
+    versions: await versions(),
+    settings,
+    notes,
+  };
+  const md = markdown(rows, meta, opts.rounds);
+  const files = await writeResults(opts.resultsDir, opts.resultsName, md, {
+    meta,
+    options: { ...opts, blobSizeMiB: opts.blobSize / mib, chunkSizeMiB: opts.chunkSize / mib },
+    monolithicMode: modes,
+    units: Object.fromEntries(Object.entries(metricDefs).map(([k, d]) => [k, d.unit])),
+    summary: rows,
+    samples,
+  });
+  process.stdout.write(`\n${md}\n`);
+  log(`wrote ${files.markdownFile} and ${files.jsonFile}`);
+  const missed = rows.filter((r) => !r.met).map((r) => r.label);
+  log(
+    missed.length === 0 ? 'all targets met' : `targets missed (reported, not an error): ${missed.join('; ')}`,
+  );
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

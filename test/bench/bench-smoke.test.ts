@@ -1,0 +1,94 @@
+// Runs `node bench/run.ts --quick` end to end against both real registries (Debian's docker-registry and
+// Berth) and checks that it produced the table with all five metrics. It proves the bench code works; the
+// numbers themselves are not judged here (a quick run on a shared CI machine is far too noisy for that).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { exec } from '../harness/exec.ts';
+import { makeTempDir, removeTempDir } from '../harness/tmp.ts';
+import { repoRoot, requireTool } from '../harness/tools.ts';
+import { writeBlobFile } from '../../bench/blob-file.ts';
+import { pushChunked, pushMonolithic } from '../../bench/blob-push.ts';
+import { startRegistry } from '../../bench/registries.ts';
+
+const rowLabels = [
+  'monolithic push (MB/s)',
+  'chunked push (MB/s)',
+  'pull (MB/s)',
+  'manifest GET by tag (req/s)',
+  'peak RSS during the monolithic push (MiB)',
+];
+
+describe('bench --quick', { timeout: 120_000 }, () => {
+  let dir: string;
+  let stdout: string;
+  let markdown: string;
+  let json: { summary: { metric: string; ratio: number }[]; samples: Record<string, unknown> };
+
+  before(async () => {
+    dir = await makeTempDir('bench-smoke');
+    // Small blob, short wrk runs: the whole run stays well under a minute.
+    const run = await exec(
+      requireTool('node'),
+      ['bench/run.ts', '--quick', '--size-mib', '32', '--duration', '2', '--results', dir, '--name', 'smoke'],
+      { cwd: repoRoot, timeoutMs: 110_000 },
+    );
+    stdout = run.stdout;
+    markdown = await readFile(path.join(dir, 'smoke.md'), 'utf8');
+    json = JSON.parse(await readFile(path.join(dir, 'smoke.json'), 'utf8')) as typeof json;
+  });
+
+  after(async () => {
+    if (dir) await removeTempDir(dir);
+  });
+
+  it('prints and writes a table with all five metrics and numeric values', () => {
+    assert.ok(
+      stdout.includes('| metric | Distribution | Berth | ratio Berth/Distribution | target | met? |'),
+    );
+    for (const label of rowLabels) {
+      const row = markdown.split('\n').find((line) => line.startsWith(`| ${label} `));
+      assert.ok(row, `no row for ${label} in:\n${markdown}`);
+      const cells = row.split('|').map((c) => c.trim());
+      // ['', metric, distribution, berth, ratio, target, met, '']
+      const [, , distribution, berth, ratio, , met] = cells;
+      for (const value of [distribution, berth]) {
+        assert.match(value ?? '', /^\d[\d,]*(\.\d+)?$/, `${label}: ${value} is not a number`);
+      }
+      assert.match(ratio ?? '', /^\d+\.\d+×/, `${label}: ratio ${ratio}`);
+      assert.match(met ?? '', /^(yes|\*\*no\*\*)$/, `${label}: met? ${met}`);
+    }
+  });
+
+  it('keeps the raw samples in the JSON file', () => {
+    for (const metric of ['mono', 'chunked', 'pull', 'manifest', 'rss']) {
+      const row = json.summary.find((r) => r.metric === metric);
+      assert.ok(row, `no summary for ${metric}`);
+      assert.ok(Number.isFinite(row.ratio) && row.ratio > 0, `${metric}: ratio ${row.ratio}`);
+      assert.ok(json.samples[metric], `no samples for ${metric}`);
+    }
+  });
+});
+
+describe('bench measurements fail on errors', { timeout: 60_000 }, () => {
+  it('a push whose digest does not match the content is an error, not a sample', async () => {
+    const dir = await makeTempDir('bench-errors');
+    const registry = await startRegistry('berth');
+    try {
+      const blob = await writeBlobFile(dir, 'blob.bin', 1024 * 1024);
+      const wrong = { ...blob, digest: `sha256:${'0'.repeat(64)}` };
+      await assert.rejects(
+        pushMonolithic(registry.client, 'bench/errors', wrong, 'post'),
+        /HTTP 201, got 400/,
+      );
+      await assert.rejects(
+        pushChunked(registry.client, 'bench/errors', wrong, 256 * 1024),
+        /HTTP 201, got 400/,
+      );
+    } finally {
+      await registry.stop();
+      await removeTempDir(dir);
+    }
+  });
+});
