@@ -15,7 +15,7 @@ cd "$repo_root"
 # podman/skopeo pull in containers-common (policy.json, registries.conf); the tests run podman as root
 # with vfs storage, which needs neither uidmap nor fuse-overlayfs.
 # openssl: makes the token issuer's certificate (registry/auth/keypair.ts; `npm start` and the auth tests).
-apt_packages=(docker.io skopeo podman docker-registry openssl)
+apt_packages=(docker.io skopeo podman docker-registry openssl wrk curl)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
