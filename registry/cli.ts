@@ -12,6 +12,9 @@ commands:
                   the registry and its token issuer in one process, token auth on (what \`npm start\` runs):
                   storage and keys under DIR (default ./data), listening on ADDR (default :5000); the first
                   start creates an admin access token and prints it once
+  garbage-collect [--delete-untagged|-m] [--dry-run|-d] [--quiet|-q] [--force-live] [--concurrency N] CONFIG
+                  remove blobs (and with -m, untagged manifests) nothing tagged references; refuses while any
+                  registry on the same storage is read-write (see README, "Garbage collection")
   token-server CONFIG
                   run the token issuer with the YAML config at CONFIG
   access-token create --name NAME --scopes read_registry[,write_registry,delete_registry,admin_registry]
@@ -67,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
       await waitForShutdown(async () => registry.close());
       return 0;
     }
+    case 'garbage-collect':
+      return (await import('./gc/command.ts')).garbageCollectCommand(args);
     case 'token-server':
       // Handles SIGTERM/SIGINT (shutdown) and SIGHUP (reload) itself; resolves once stopped.
       await (await import('./auth/token-server-cli.ts')).tokenServerCommand(args);

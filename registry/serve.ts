@@ -19,6 +19,7 @@ import { buildRegistryApp } from './http/app.ts';
 import type { RegistrySettings, Services } from './http/context.ts';
 import { openAccess, type Authorizer } from './auth/types.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
+import { UploadPurger, uploadPurgingSettings } from './gc/upload-purger.ts';
 
 export function settingsFrom(config: RegistryConfig, revision: string): RegistrySettings {
   return {
@@ -84,7 +85,7 @@ export async function buildRegistry(
 ): Promise<Registry> {
   let config = loaded.config;
   const log = options.logger ?? createLogger(config.log.level, config.log.fields ?? {});
-  const driver = createStorageDriver(config.storage);
+  const driver = await createStorageDriver(config.storage);
   const blobs = new BlobStore(driver);
   let settings = settingsFrom(config, loaded.revision);
   const services: Services = {
@@ -106,6 +107,18 @@ export async function buildRegistry(
     ...(https ? { https } : {}),
   });
   const heartbeat = new HeartbeatWriter(driver, () => settings, log);
+  const purging = uploadPurgingSettings(config.storage.maintenance.uploadpurging);
+  // Abandoned uploads are purged on Distribution's schedule; never while read-only (the purger checks).
+  const purger = purging.enabled
+    ? new UploadPurger({
+        driver,
+        ageMs: purging.ageMs,
+        intervalMs: purging.intervalMs,
+        dryRun: purging.dryRun,
+        isReadOnly: () => settings.readOnly,
+        logger: log,
+      })
+    : undefined;
 
   // Config changes are applied one at a time, in order. `authInForce`: the auth.token settings the current
   // verifier was built from (a change that failed to load leaves the previous verifier, and these, in force).
@@ -157,6 +170,8 @@ export async function buildRegistry(
           { revision: next.revision, readOnly: settings.readOnly, wasReadOnly },
           'configuration reloaded',
         );
+        // Record the new mode at once: maintenance tools read it from storage before they act.
+        await heartbeat.beat().catch((err: unknown) => log.warn({ err }, 'could not record the heartbeat'));
         await applyAuth(next.config);
       });
       return applying;
@@ -165,6 +180,7 @@ export async function buildRegistry(
       const { host, port } = parseListenAddress(config.http.addr);
       const address = await app.listen({ host, port });
       await heartbeat.start();
+      purger?.start();
       log.info(
         { address, revision: settings.revision, storage: driver.name, readOnly: settings.readOnly },
         'registry listening',
@@ -173,6 +189,7 @@ export async function buildRegistry(
     },
     async close() {
       await app.close();
+      await purger?.stop();
       await heartbeat.stop();
       await applying;
       await services.authorizer.close();

@@ -1,16 +1,24 @@
-// Builds the storage driver named in the `storage` section of the config.
+// Builds the storage driver named in the `storage` section of the config. Object-store drivers are loaded
+// on demand: the AWS SDK alone would add ~70 MiB to every filesystem registry's memory.
 import { resolve } from 'node:path';
 import type { RegistryConfig } from '../config/schema.ts';
 import type { StorageDriver } from './driver.ts';
 import { FilesystemDriver } from './filesystem.ts';
 import { InMemoryDriver } from './inmemory.ts';
 
-export function createStorageDriver(storage: RegistryConfig['storage']): StorageDriver {
+export async function createStorageDriver(storage: RegistryConfig['storage']): Promise<StorageDriver> {
   if (storage.filesystem) {
     // A relative root (the embedded default uses ./data) is relative to the working directory.
     return new FilesystemDriver({ rootDirectory: resolve(storage.filesystem.rootdirectory) });
   }
   if (storage.inmemory) return new InMemoryDriver();
-  const named = Object.keys(storage).find((key) => ['s3', 'gcs', 'azure'].includes(key));
+  if (storage.s3) {
+    const [{ S3Driver }, { s3OptionsFromConfig }] = await Promise.all([
+      import('./s3.ts'),
+      import('./s3-config.ts'),
+    ]);
+    return new S3Driver(s3OptionsFromConfig(storage.s3, storage.redirect));
+  }
+  const named = Object.keys(storage).find((key) => ['gcs', 'azure'].includes(key));
   throw new Error(`storage.${named ?? '?'}: this storage driver is not available in this build yet`);
 }

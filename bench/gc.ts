@@ -1,0 +1,276 @@
+// `node bench/gc.ts`: garbage collection, Berth against CNCF Distribution 2.8 (`docker-registry
+// garbage-collect`) side by side, on a filesystem corpus of ~10k manifests and ~50k blobs written straight
+// to disk in Distribution's layout (much faster than pushing it). Each collector runs on its own copy of
+// the same root, with and without --delete-untagged, alternating which goes first. Reported: wall time
+// (process start to exit), the Distribution/Berth ratio, and each process's peak RSS (GNU time's %M).
+//
+// The corpus lives in /dev/shm when there is one (so the figures measure the collectors, not this machine's
+// disk; --dir puts it elsewhere, e.g. on a real disk, where Berth's parallel I/O counts for more).
+//
+// Options: --manifests N (10000) --repos N (500) --dir DIR --rounds N (1) --json FILE
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { exec } from '../test/harness/exec.ts';
+import { removeTempDir } from '../test/harness/tmp.ts';
+import { fastTempDir } from '../test/gc/corpus.ts';
+import { repoRoot, requireTool, tools } from '../test/harness/tools.ts';
+import { forEachConcurrent } from '../registry/gc/limit.ts';
+
+interface Corpus {
+  root: string;
+  manifests: number;
+  blobs: number;
+  files: number;
+}
+
+const digestOf = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Writes the corpus. Per repository: `perRepo` image manifests, each with a unique config, 4 unique layers
+ * and one layer from a shared pool of 1000 (shared across repositories); even ones tagged, odd ones
+ * untagged (garbage under -m); the first two are the children of a tagged OCI index. Plus one orphan blob
+ * per repository and 10% of the manifests deleted (revision link gone: their blobs are garbage either way).
+ */
+async function writeCorpus(root: string, manifests: number, repos: number): Promise<Corpus> {
+  const v2 = path.join(root, 'docker/registry/v2');
+  let files = 0;
+  const blobSet = new Set<string>();
+  const put = async (file: string, content: Buffer | string): Promise<void> => {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, content);
+    files++;
+  };
+  const blob = async (content: Buffer): Promise<{ digest: string; size: number }> => {
+    const hex = digestOf(content);
+    if (!blobSet.has(hex)) {
+      blobSet.add(hex);
+      await put(path.join(v2, 'blobs/sha256', hex.slice(0, 2), hex, 'data'), content);
+    }
+    return { digest: `sha256:${hex}`, size: content.length };
+  };
+  const link = (repo: string, kind: string, digest: string): Promise<void> =>
+    put(path.join(v2, 'repositories', repo, kind, 'sha256', digest.slice(7), 'link'), digest);
+
+  const pool = Array.from({ length: 1000 }, (_, i) =>
+    Buffer.concat([Buffer.from(`base ${i} `), randomBytes(200)]),
+  );
+  const perRepo = Math.max(3, Math.round(manifests / repos));
+  let manifestCount = 0;
+  await forEachConcurrent(
+    Array.from({ length: repos }, (_, r) => r),
+    16,
+    async (r) => {
+      const repo = `org${r % 20}/app${r}`;
+      const images: { digest: string; size: number }[] = [];
+      for (let j = 0; j < perRepo; j++) {
+        const config = await blob(
+          Buffer.from(
+            JSON.stringify({
+              architecture: 'amd64',
+              os: 'linux',
+              id: `${r}-${j}`,
+              n: randomBytes(8).toString('hex'),
+            }),
+          ),
+        );
+        const layers = [await blob(pool[(r * 7 + j) % pool.length] ?? Buffer.alloc(0))];
+        for (let k = 0; k < 4; k++) layers.push(await blob(randomBytes(100 + k)));
+        for (const b of [config, ...layers]) await link(repo, '_layers', b.digest);
+        const body = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+            layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+          }),
+        );
+        const m = await blob(body);
+        manifestCount++;
+        images.push(m);
+        if (j % 10 === 9) continue; // deleted: its blobs stay, its revision link does not
+        await link(repo, '_manifests/revisions', m.digest);
+        if (j % 2 === 0 && j >= 2) {
+          const tag = path.join(v2, 'repositories', repo, '_manifests/tags', `t${j}`);
+          await put(path.join(tag, 'current/link'), m.digest);
+          await put(path.join(tag, 'index/sha256', m.digest.slice(7), 'link'), m.digest);
+        }
+      }
+      const children = images.slice(0, 2);
+      const index = await blob(
+        Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            manifests: children.map((c, i) => ({
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              ...c,
+              platform: { architecture: i === 0 ? 'amd64' : 'arm64', os: 'linux' },
+            })),
+          }),
+        ),
+      );
+      manifestCount++;
+      await link(repo, '_manifests/revisions', index.digest);
+      const tag = path.join(v2, 'repositories', repo, '_manifests/tags', 'multi');
+      await put(path.join(tag, 'current/link'), index.digest);
+      await put(path.join(tag, 'index/sha256', index.digest.slice(7), 'link'), index.digest);
+      const orphan = await blob(randomBytes(300));
+      await link(repo, '_layers', orphan.digest);
+    },
+  );
+  return { root, manifests: manifestCount, blobs: blobSet.size, files };
+}
+
+interface Measured {
+  seconds: number;
+  peakRssMiB: number;
+}
+
+async function timed(file: string, args: string[]): Promise<Measured> {
+  const r = await exec('/usr/bin/time', ['-f', '@@time %e %M', file, ...args], { timeoutMs: 3_600_000 });
+  const m = /@@time (\S+) (\d+)/.exec(r.stderr);
+  if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr.slice(-500)}`);
+  return { seconds: Number(m[1]), peakRssMiB: Math.round(Number(m[2]) / 1024) };
+}
+
+async function config(dir: string, root: string): Promise<string> {
+  const file = path.join(dir, `${path.basename(root)}.yml`);
+  await writeFile(
+    file,
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${root}\n`,
+  );
+  return file;
+}
+
+export interface GcBenchResult {
+  corpus: { manifests: number; blobs: number; files: number; repos: number };
+  runs: {
+    mode: 'plain' | 'delete-untagged';
+    berth: Measured;
+    distribution: Measured;
+    /** Distribution's time / Berth's time. */
+    speedup: number;
+  }[];
+}
+
+export async function runGcBench(options: {
+  manifests?: number;
+  repos?: number;
+  dir?: string;
+  rounds?: number;
+  log?: (line: string) => void;
+}): Promise<GcBenchResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`[bench gc] ${line}\n`));
+  requireTool('distribution');
+  const repos = options.repos ?? 500;
+  const work = options.dir
+    ? await mkdir(options.dir, { recursive: true }).then(() => options.dir ?? '')
+    : await fastTempDir('bench-gc');
+  try {
+    const pristine = path.join(work, 'pristine');
+    const started = performance.now();
+    const corpus = await writeCorpus(pristine, options.manifests ?? 10_000, repos);
+    log(`working in ${work}`);
+    log(
+      `corpus: ${corpus.manifests} manifests, ${corpus.blobs} blobs, ${corpus.files} files in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+    );
+    const result: GcBenchResult = {
+      corpus: { manifests: corpus.manifests, blobs: corpus.blobs, files: corpus.files, repos },
+      runs: [],
+    };
+    const rounds = options.rounds ?? 1;
+    for (const mode of ['plain', 'delete-untagged'] as const) {
+      const flags = mode === 'plain' ? [] : ['-m'];
+      const samples: { berth: Measured; distribution: Measured }[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const berthRoot = path.join(work, `berth-${mode}-${round}`);
+        const distRoot = path.join(work, `dist-${mode}-${round}`);
+        await exec('cp', ['-a', pristine, berthRoot]);
+        await exec('cp', ['-a', pristine, distRoot]);
+        const runBerth = async (): Promise<Measured> =>
+          timed(tools.node, [
+            path.join(repoRoot, 'bench/gc-cli.ts'),
+            '-q',
+            ...flags,
+            await config(work, berthRoot),
+          ]);
+        const runDist = async (): Promise<Measured> =>
+          timed(tools.distribution, ['garbage-collect', ...flags, await config(work, distRoot)]);
+        // Alternate which goes first, so page-cache warmth and machine drift hit both alike.
+        let berth: Measured;
+        let distribution: Measured;
+        if (round % 2 === 0) {
+          berth = await runBerth();
+          distribution = await runDist();
+        } else {
+          distribution = await runDist();
+          berth = await runBerth();
+        }
+        samples.push({ berth, distribution });
+        log(
+          `${mode} round ${round + 1}: Berth ${berth.seconds}s ${berth.peakRssMiB} MiB, Distribution ${distribution.seconds}s ${distribution.peakRssMiB} MiB`,
+        );
+        await exec('rm', ['-rf', berthRoot, distRoot]);
+      }
+      const median = (xs: number[]): number => {
+        const s = [...xs].sort((a, b) => a - b);
+        return s[Math.floor(s.length / 2)] ?? 0;
+      };
+      const berth = {
+        seconds: median(samples.map((s) => s.berth.seconds)),
+        peakRssMiB: Math.max(...samples.map((s) => s.berth.peakRssMiB)),
+      };
+      const distribution = {
+        seconds: median(samples.map((s) => s.distribution.seconds)),
+        peakRssMiB: Math.max(...samples.map((s) => s.distribution.peakRssMiB)),
+      };
+      result.runs.push({
+        mode,
+        berth,
+        distribution,
+        speedup: +(distribution.seconds / Math.max(berth.seconds, 0.01)).toFixed(2),
+      });
+    }
+    return result;
+  } finally {
+    if (!options.dir) await removeTempDir(work);
+  }
+}
+
+export function gcBenchMarkdown(r: GcBenchResult): string {
+  const lines = [
+    `GC of ${r.corpus.manifests} manifests / ${r.corpus.blobs} blobs in ${r.corpus.repos} repositories (filesystem, ${r.corpus.files} files)`,
+    '',
+    '| mode | Berth | Distribution 2.8 | speed-up | Berth peak RSS | Distribution peak RSS |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const run of r.runs) {
+    lines.push(
+      `| ${run.mode} | ${run.berth.seconds.toFixed(2)} s | ${run.distribution.seconds.toFixed(2)} s | ${run.speedup}× | ${run.berth.peakRssMiB} MiB | ${run.distribution.peakRssMiB} MiB |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      manifests: { type: 'string' },
+      repos: { type: 'string' },
+      dir: { type: 'string' },
+      rounds: { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  const result = await runGcBench({
+    ...(values.manifests ? { manifests: Number(values.manifests) } : {}),
+    ...(values.repos ? { repos: Number(values.repos) } : {}),
+    ...(values.dir ? { dir: values.dir } : {}),
+    ...(values.rounds ? { rounds: Number(values.rounds) } : {}),
+  });
+  process.stdout.write(gcBenchMarkdown(result));
+  if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,224 @@
+// `berth-registry garbage-collect [--delete-untagged|-m] [--dry-run|-d] [--quiet|-q] [--force-live]
+//  [--concurrency N] CONFIG`
+//
+// Output contract (the operator parses it):
+//   - stdout: one line per thing deleted (or eligible, in a dry run) unless --quiet, and always, as the LAST
+//     line, the JSON summary: {manifestsMarked, blobsMarked, manifestsDeleted, blobsDeleted, bytesFreed,
+//     layerLinksDeleted, repositories, durationMs, dryRun}; on failure the same object (counts so far) plus
+//     `error` and `errorCode`.
+//   - stderr: progress lines every few seconds and error messages (progress off with --quiet).
+//   - exit code: 0 done, 1 collection failed (storage error, unreadable manifest), 2 bad usage or config,
+//     3 refused because a registry is live on this storage (see guard.ts for the rule).
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { RegistryConfig } from '../config/schema.ts';
+import { createStorageDriver } from '../storage/factory.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { GcError, gcErrorCatalogue } from './errors.ts';
+import { defaultConcurrency, garbageCollect } from './gc.ts';
+import { assertNoLiveWriter, checkLiveRegistries } from './guard.ts';
+import { formatProgress, type GcDeletion, type GcSummary } from './summary.ts';
+
+export const garbageCollectUsage = `usage: berth-registry garbage-collect [options] CONFIG
+
+Deletes blobs that no manifest references (and, with --delete-untagged, manifests that no tag points at
+and nothing kept references) from the storage configured in CONFIG. Run it while every registry on that
+storage is read-only (storage.maintenance.readonly.enabled: true) or stopped.
+
+options:
+  -m, --delete-untagged   also delete untagged manifests (children of kept indexes and referrers of kept
+                          manifests are kept)
+  -d, --dry-run           report what would be deleted, delete nothing
+  -q, --quiet             no per-item lines and no progress; only the JSON summary (and errors)
+      --force-live        skip the live-registry check (blobs pushed during the run may be lost)
+      --concurrency N     storage operations in flight at once (default ${defaultConcurrency})
+  -h, --help              show this help
+
+The last line of stdout is a JSON summary. Exit codes: 0 done, 1 failed, 2 bad usage or config,
+3 refused: a registry is running read-write on this storage.
+Note: only Berth registries record heartbeats; a CNCF Distribution registry on the same storage cannot be
+detected, so make sure none runs read-write.
+`;
+
+export interface CommandIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+interface ParsedArgs {
+  configPath: string;
+  deleteUntagged: boolean;
+  dryRun: boolean;
+  quiet: boolean;
+  forceLive: boolean;
+  concurrency: number;
+}
+
+function parse(args: string[]): ParsedArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'delete-untagged': { type: 'boolean', short: 'm', default: false },
+        'dry-run': { type: 'boolean', short: 'd', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        'force-live': { type: 'boolean', default: false },
+        concurrency: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new GcError('GC_USAGE', (err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length !== 1 || positionals[0] === undefined) {
+    throw new GcError('GC_USAGE', 'expected exactly one argument, the config file');
+  }
+  let concurrency = defaultConcurrency;
+  if (values.concurrency !== undefined) {
+    concurrency = Number(values.concurrency);
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+      throw new GcError(
+        'GC_USAGE',
+        `--concurrency: expected an integer from 1 to 1024, got ${values.concurrency}`,
+      );
+    }
+  }
+  return {
+    configPath: positionals[0],
+    deleteUntagged: values['delete-untagged'],
+    dryRun: values['dry-run'],
+    quiet: values.quiet,
+    forceLive: values['force-live'],
+    concurrency,
+  };
+}
+
+function emptySummary(dryRun: boolean): GcSummary {
+  return {
+    manifestsMarked: 0,
+    blobsMarked: 0,
+    manifestsDeleted: 0,
+    blobsDeleted: 0,
+    bytesFreed: 0,
+    layerLinksDeleted: 0,
+    repositories: 0,
+    durationMs: 0,
+    dryRun,
+  };
+}
+
+function deletionLine(item: GcDeletion, dryRun: boolean): string {
+  const verb = dryRun ? 'eligible for deletion' : 'deleted';
+  switch (item.kind) {
+    case 'manifest':
+      return `manifest ${verb}: ${item.repository}@${item.digest}`;
+    case 'layerLink':
+      return `layer link ${verb}: ${item.repository} -> ${item.digest}`;
+    case 'blob':
+      return `blob ${verb}: ${item.digest} (${item.size} bytes)`;
+  }
+}
+
+/** Runs the command; resolves to the process exit code. Never throws. */
+export async function garbageCollectCommand(
+  args: string[],
+  io: CommandIO = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const started = performance.now();
+  let dryRun = args.includes('--dry-run') || args.includes('-d');
+  const fail = (err: unknown, summary?: GcSummary): number => {
+    const error =
+      err instanceof GcError
+        ? err
+        : err instanceof ConfigError
+          ? new GcError('GC_CONFIG', err.message, { cause: err })
+          : new GcError('GC_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
+    io.stderr.write(`berth-registry garbage-collect: ${error.message}\n`);
+    if (error.code === 'GC_USAGE') io.stderr.write(`\n${garbageCollectUsage}`);
+    const partial = summary ??
+      error.summary ?? {
+        ...emptySummary(dryRun),
+        durationMs: Math.round(performance.now() - started),
+      };
+    io.stdout.write(`${JSON.stringify({ ...partial, error: error.message, errorCode: error.code })}\n`);
+    return gcErrorCatalogue[error.code].exitCode;
+  };
+
+  let options: ParsedArgs;
+  try {
+    const parsed = parse(args);
+    if (parsed === 'help') {
+      io.stdout.write(garbageCollectUsage);
+      return 0;
+    }
+    options = parsed;
+    dryRun = options.dryRun;
+    // libuv's thread pool (4 threads by default) runs every filesystem call; sizing it before its first use
+    // lets the collector's concurrency reach the disk. No effect once the pool has started.
+    process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(64, Math.max(4, options.concurrency)));
+  } catch (err) {
+    return fail(err);
+  }
+
+  let config: RegistryConfig;
+  let driver: StorageDriver;
+  try {
+    config = (await loadConfig(options.configPath)).config;
+    driver = await createStorageDriver(config.storage);
+  } catch (err) {
+    // ConfigError becomes GC_CONFIG in fail(); anything else here is a driver that cannot be built.
+    return fail(
+      err instanceof ConfigError
+        ? err
+        : new GcError('GC_CONFIG', err instanceof Error ? err.message : String(err), { cause: err }),
+    );
+  }
+
+  const configReadOnly = config.storage.maintenance.readonly.enabled;
+  const log = (line: string): void => {
+    if (!options.quiet) io.stderr.write(`${line}\n`);
+  };
+
+  try {
+    const verdict = await checkLiveRegistries(driver, configReadOnly);
+    if (!verdict.allowed) {
+      if (!options.forceLive) throw new GcError('GC_LIVE_REGISTRY', verdict.reason ?? 'live registry');
+      io.stderr.write(
+        `berth-registry garbage-collect: WARNING: --force-live given, collecting anyway.\n${verdict.reason ?? ''}\n`,
+      );
+    } else if (verdict.instances.length === 0) {
+      log(
+        'garbage-collect: no running Berth registry found on this storage (a CNCF Distribution registry ' +
+          'cannot be detected: make sure none is running read-write)',
+      );
+    } else {
+      log(
+        `garbage-collect: ${verdict.instances.length} Berth registry instance(s) on this storage, all read-only`,
+      );
+    }
+    log(
+      `garbage-collect: ${driver.name} storage, delete-untagged=${options.deleteUntagged}, ` +
+        `dry-run=${options.dryRun}, concurrency=${options.concurrency}`,
+    );
+
+    const summary = await garbageCollect(driver, {
+      deleteUntagged: options.deleteUntagged,
+      dryRun: options.dryRun,
+      concurrency: options.concurrency,
+      ...(options.quiet ? {} : { onProgress: (p) => log(formatProgress(p)) }),
+      ...(options.quiet
+        ? {}
+        : { onDelete: (item) => void io.stdout.write(`${deletionLine(item, options.dryRun)}\n`) }),
+      ...(options.forceLive ? {} : { beforeSweep: () => assertNoLiveWriter(driver, configReadOnly) }),
+    });
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}
