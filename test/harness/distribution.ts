@@ -6,6 +6,8 @@ export interface DistributionOptions {
   root?: string;
   deleteEnabled?: boolean;
   config?: ConfigObject;
+  /** Merged over the environment; an undefined value removes the variable. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function startDistribution(opts: DistributionOptions = {}): Promise<RunningRegistry> {
@@ -14,6 +16,7 @@ export function startDistribution(opts: DistributionOptions = {}): Promise<Runni
     kind: 'distribution',
     file,
     args: (configPath) => ['serve', configPath],
+    env: opts.env,
     root: opts.root,
     config: deepMerge({ storage: { delete: { enabled: opts.deleteEnabled ?? true } } }, opts.config ?? {}),
     readyStatuses: [200],

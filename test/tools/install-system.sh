@@ -72,6 +72,7 @@ else
   trap - EXIT
 fi
 
+bash "$repo_root/test/tools/install-minio.sh"
 bash "$repo_root/test/tools/install-control-plane.sh"
 
 echo "install-system: done"
