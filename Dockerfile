@@ -1,0 +1,41 @@
+# The one Berth image. It runs both programs:
+#   berth-operator   the Kubernetes operator (what the Helm chart deploys)
+#   berth-registry   the registry, its token issuer (token-server) and the maintenance CLI that the operator's
+#                    garbage-collection and migration Jobs run (garbage-collect, migrate)
+#
+# Node 24 comes from the base image. The `node` package in devDependencies only pins the runtime for
+# development and CI; `npm ci --omit=dev` leaves it out, as it should (it downloads a platform binary).
+# Keep NODE_VERSION in step with that devDependency. Node 24 runs the TypeScript sources as they are (type
+# stripping), so there is no build step and the image holds the same .ts files the tests run.
+#
+#   docker build -t berth:0.1.0 .
+#   docker run --rm berth:0.1.0 berth-registry --help
+ARG NODE_VERSION=24.21.0
+
+FROM node:${NODE_VERSION}-bookworm-slim AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only, exactly as locked. None of them needs an install script.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+FROM node:${NODE_VERSION}-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=dependencies /app/node_modules ./node_modules
+COPY package.json ./
+COPY registry ./registry
+COPY operator ./operator
+# Command names on PATH, as the chart and the operator's rendered pods call them. The registry's default
+# storage directory belongs to the runtime user, for `docker run` without Kubernetes.
+RUN printf '#!/bin/sh\nexec node /app/operator/cli.ts "$@"\n' > /usr/local/bin/berth-operator \
+ && printf '#!/bin/sh\nexec node /app/registry/cli.ts "$@"\n' > /usr/local/bin/berth-registry \
+ && chmod 0755 /usr/local/bin/berth-operator /usr/local/bin/berth-registry \
+ && mkdir -p /var/lib/registry \
+ && chown 65532:65532 /var/lib/registry
+# A numeric non-root user, so Kubernetes can check runAsNonRoot; the files above stay root-owned and
+# read-only to it. The chart runs with the same UID and a read-only root filesystem.
+USER 65532:65532
+# 5000 registry, 5001 token issuer, 8080 operator metrics and probes (documentation only).
+EXPOSE 5000 5001 8080
+CMD ["berth-operator"]
