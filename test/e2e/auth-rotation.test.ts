@@ -16,6 +16,7 @@ import {
   issueToken,
   requireOpenssl,
   startTokenServer,
+  waitForLogin,
   tokenAuthConfig,
   writeSigningKeyPair,
   type KeyFiles,
@@ -69,6 +70,8 @@ describe('signing-key rotation without a registry restart', () => {
       ['read_registry'],
       ['rotation/**'],
     );
+    // The issuer re-reads its access-token file on an interval: wait until it knows the new token.
+    await waitForLogin(issuer, 'rotation', credentials.password);
     registry = await startBerth({
       config: {
         ...tokenAuthConfig(issuer.realm, path.join(dir, 'bundle-old.crt')),
