@@ -19,6 +19,17 @@ export async function createStorageDriver(storage: RegistryConfig['storage']): P
     ]);
     return new S3Driver(s3OptionsFromConfig(storage.s3, storage.redirect));
   }
+  if (storage.gcs) {
+    const [{ GcsDriver }, { gcsOptionsFromConfig }] = await Promise.all([
+      import('./gcs.ts'),
+      import('./gcs-config.ts'),
+    ]);
+    return new GcsDriver(gcsOptionsFromConfig(storage.gcs, storage.redirect));
+  }
+  if (storage.azure) {
+    const { createAzureDriver } = await import('./azure-config.ts');
+    return createAzureDriver(storage.azure, storage.redirect);
+  }
   const named = Object.keys(storage).find((key) => ['gcs', 'azure'].includes(key));
   throw new Error(`storage.${named ?? '?'}: this storage driver is not available in this build yet`);
 }

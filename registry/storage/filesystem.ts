@@ -1,7 +1,7 @@
 // The `filesystem` driver (Distribution's `storage.filesystem.rootdirectory`). Driver paths map one to one
 // under the root directory, so a root written by Distribution's registry is served as it is, and back.
 import { randomBytes } from 'node:crypto';
-import type { WriteStream } from 'node:fs';
+import type { Dirent, WriteStream } from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -336,13 +336,15 @@ export class FilesystemDriver implements StorageDriver {
  * deletes tens of thousands. Throws ENOENT when nothing was there; tolerates concurrent removal below.
  */
 async function removeTree(full: string): Promise<void> {
+  // Most deletions are directories (a blob's or a link's): list first, so they cost no failed unlink.
+  let entries: Dirent[];
   try {
+    entries = await readdir(full, { withFileTypes: true });
+  } catch (err) {
+    if (errorCode(err) !== 'ENOTDIR') throw err;
     await unlink(full);
     return;
-  } catch (err) {
-    if (errorCode(err) !== 'EISDIR' && errorCode(err) !== 'EPERM') throw err;
   }
-  const entries = await readdir(full, { withFileTypes: true });
   await Promise.all(
     entries.map(async (entry) => {
       const child = join(full, entry.name);

@@ -73,6 +73,7 @@ else
 fi
 
 bash "$repo_root/test/tools/install-minio.sh"
+bash "$repo_root/test/tools/install-fake-gcs.sh"
 bash "$repo_root/test/tools/install-control-plane.sh"
 
 echo "install-system: done"
