@@ -15,6 +15,9 @@ commands:
   garbage-collect [--delete-untagged|-m] [--dry-run|-d] [--quiet|-q] [--force-live] [--concurrency N] CONFIG
                   remove blobs (and with -m, untagged manifests) nothing tagged references; refuses while any
                   registry on the same storage is read-write (see README, "Garbage collection")
+  migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run|-d] [--concurrency N] [--quiet|-q]
+                  copy the registry's content from CONFIG_A's storage to CONFIG_B's: incremental (run it while
+                  online, then once more read-only), verified; the last stdout line is a JSON summary
   token-server CONFIG
                   run the token issuer with the YAML config at CONFIG
   access-token create --name NAME --scopes read_registry[,write_registry,delete_registry,admin_registry]
@@ -72,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'garbage-collect':
       return (await import('./gc/command.ts')).garbageCollectCommand(args);
+    case 'migrate':
+      return (await import('./migrate/command.ts')).migrateCommand(args);
     case 'token-server':
       // Handles SIGTERM/SIGINT (shutdown) and SIGHUP (reload) itself; resolves once stopped.
       await (await import('./auth/token-server-cli.ts')).tokenServerCommand(args);

@@ -1,0 +1,200 @@
+// `berth-registry migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run] [--concurrency N] [--quiet]`
+//
+// Output contract (the operator parses it):
+//   - stdout: as the LAST line, the JSON summary (see summary.ts: objectsCopied, bytesCopied, objectsSkipped,
+//     objectsDeleted, bytesDeleted, objectsExtra, objectsVanished, sourceObjects, sourceBytes, durationMs,
+//     dryRun, verified {objects, bytes}); on failure the same object (counts so far) plus `error` and
+//     `errorCode`.
+//   - stderr: progress lines every few seconds and at each phase change (off with --quiet), error messages.
+//   - exit code: 0 done and verified, 1 failed (storage error, or the target does not verify), 2 bad usage or
+//     config.
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { storageDriverOf, type RegistryConfig } from '../config/schema.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { createStorageDriver } from '../storage/factory.ts';
+import { MigrateError, migrateErrorCatalogue } from './errors.ts';
+import { defaultConcurrency, migrate } from './migrate.ts';
+import { emptySummary, formatProgress, type MigrateSummary } from './summary.ts';
+
+export const migrateUsage = `usage: berth-registry migrate --from CONFIG_A --to CONFIG_B [options]
+
+Copies the registry content stored as configured in CONFIG_A (its storage section) to the storage configured
+in CONFIG_B: blobs, manifests, tags and referrers, not upload sessions (_uploads) nor registry heartbeats.
+Incremental: objects already identical on the target are skipped, so it can run repeatedly while the source
+registry is online, once more while it is read-only (storage.maintenance.readonly.enabled: true), and again
+after being interrupted. Blobs are copied first and tags last, so a registry on a partly migrated target never
+serves a tag whose content is missing. At the end the target is listed again and checked against the source.
+
+options:
+  --from CONFIG       the config of the registry to copy from
+  --to CONFIG         the config naming the storage to copy to
+  --delete            also remove target objects absent from the source (the target's _uploads are kept)
+  -d, --dry-run       report what would be copied and deleted, write nothing
+  -q, --quiet         no progress on stderr; only the JSON summary (and errors)
+  --concurrency N     objects copied at once (default ${defaultConcurrency})
+  -h, --help          show this help
+
+The last line of stdout is a JSON summary. Exit codes: 0 done and verified, 1 failed or the target does not
+match the source, 2 bad usage or config.
+`;
+
+export interface CommandIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+interface ParsedArgs {
+  from: string;
+  to: string;
+  deleteExtra: boolean;
+  dryRun: boolean;
+  quiet: boolean;
+  concurrency: number;
+}
+
+function parse(args: string[]): ParsedArgs | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        delete: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', short: 'd', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        concurrency: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new MigrateError('MIGRATE_USAGE', (err as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) return 'help';
+  if (values.from === undefined || values.to === undefined) {
+    throw new MigrateError('MIGRATE_USAGE', 'both --from and --to are required');
+  }
+  let concurrency = defaultConcurrency;
+  if (values.concurrency !== undefined) {
+    concurrency = Number(values.concurrency);
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+      throw new MigrateError(
+        'MIGRATE_USAGE',
+        `--concurrency: expected an integer from 1 to 1024, got ${values.concurrency}`,
+      );
+    }
+  }
+  return {
+    from: values.from,
+    to: values.to,
+    deleteExtra: values.delete,
+    dryRun: values['dry-run'],
+    quiet: values.quiet,
+    concurrency,
+  };
+}
+
+/** Whether two storage sections name the same place (the same driver with the same parameters). */
+function sameStorage(a: RegistryConfig['storage'], b: RegistryConfig['storage']): boolean {
+  const [x, y] = [storageDriverOf(a), storageDriverOf(b)];
+  // Every in-memory driver is a store of its own.
+  return x.name !== 'inmemory' && isDeepStrictEqual(x, y);
+}
+
+async function openStorage(config: RegistryConfig, which: string): Promise<StorageDriver> {
+  try {
+    return await createStorageDriver(config.storage);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new MigrateError('MIGRATE_CONFIG', `${which}: ${message}`, { cause: err });
+  }
+}
+
+/** Runs the command; resolves to the process exit code. Never throws. */
+export async function migrateCommand(
+  args: string[],
+  io: CommandIO = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const started = performance.now();
+  let dryRun = args.includes('--dry-run') || args.includes('-d');
+  const fail = (err: unknown): number => {
+    const error =
+      err instanceof MigrateError
+        ? err
+        : err instanceof ConfigError
+          ? new MigrateError('MIGRATE_CONFIG', err.message, { cause: err })
+          : new MigrateError('MIGRATE_FAILED', err instanceof Error ? err.message : String(err), {
+              cause: err,
+            });
+    io.stderr.write(`berth-registry migrate: ${error.message}\n`);
+    if (error.code === 'MIGRATE_USAGE') io.stderr.write(`\n${migrateUsage}`);
+    const partial: MigrateSummary = error.summary ?? {
+      ...emptySummary(dryRun),
+      durationMs: Math.round(performance.now() - started),
+    };
+    io.stdout.write(`${JSON.stringify({ ...partial, error: error.message, errorCode: error.code })}\n`);
+    return migrateErrorCatalogue[error.code].exitCode;
+  };
+
+  let options: ParsedArgs;
+  try {
+    const parsed = parse(args);
+    if (parsed === 'help') {
+      io.stdout.write(migrateUsage);
+      return 0;
+    }
+    options = parsed;
+    dryRun = options.dryRun;
+    process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(64, Math.max(4, options.concurrency)));
+  } catch (err) {
+    return fail(err);
+  }
+
+  let source: StorageDriver;
+  let target: StorageDriver;
+  try {
+    const [fromConfig, toConfig] = await Promise.all([
+      loadConfig(options.from),
+      loadConfig(options.to),
+    ]).catch((err: unknown) => {
+      throw new MigrateError('MIGRATE_CONFIG', err instanceof Error ? err.message : String(err), {
+        cause: err,
+      });
+    });
+    if (sameStorage(fromConfig.config.storage, toConfig.config.storage)) {
+      throw new MigrateError('MIGRATE_CONFIG', '--from and --to name the same storage');
+    }
+    source = await openStorage(fromConfig.config, '--from');
+    target = await openStorage(toConfig.config, '--to');
+  } catch (err) {
+    return fail(err);
+  }
+
+  const log = (line: string): void => {
+    if (!options.quiet) io.stderr.write(`${line}\n`);
+  };
+  try {
+    log(
+      `migrate: ${source.name} (${options.from}) -> ${target.name} (${options.to}), delete=${options.deleteExtra}, ` +
+        `dry-run=${options.dryRun}, concurrency=${options.concurrency}`,
+    );
+    const summary = await migrate(source, target, {
+      deleteExtra: options.deleteExtra,
+      dryRun: options.dryRun,
+      concurrency: options.concurrency,
+      ...(options.quiet ? {} : { onProgress: (p) => log(formatProgress(p)) }),
+    });
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
+    return 0;
+  } catch (err) {
+    return fail(err);
+  } finally {
+    for (const driver of [source, target]) {
+      (driver as { destroy?: () => void }).destroy?.();
+    }
+  }
+}
