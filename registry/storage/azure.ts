@@ -24,6 +24,8 @@ import {
 } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/core-auth';
 import {
+  boundedOption,
+  checkOffset,
   checkPath,
   InvalidOffsetError,
   InvalidPathError,
@@ -86,24 +88,6 @@ export interface AzureDriverOptions {
   listPageSize?: number;
 }
 
-function checkOffset(path: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driverName, path, value);
-}
-
-function boundedInt(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new StorageDriverError(driverName, name, `must be an integer between ${min} and ${max}, got ${v}`);
-  }
-  return v;
-}
-
 /** Only names a path can address (no odd characters from other tools). */
 const addressable = /^[A-Za-z0-9._:-]+$/;
 
@@ -131,33 +115,36 @@ export class AzureDriver implements StorageDriver, AzureTarget {
     if (!options.container) throw new StorageDriverError(driverName, 'container', 'a container is required');
     this.accountName = options.accountName;
     this.rootPrefix = (options.rootDirectory ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-    this.chunkSize = boundedInt('chunksize', options.chunkSize, 4 * MiB, 1, maxBlockSize);
-    this.blockConcurrency = boundedInt('blockConcurrency', options.blockConcurrency, 4, 1, 64);
+    this.chunkSize = boundedOption(driverName, 'chunksize', options.chunkSize, 4 * MiB, 1, maxBlockSize);
+    this.blockConcurrency = boundedOption(driverName, 'blockConcurrency', options.blockConcurrency, 4, 1, 64);
     this.redirect = options.redirect ?? true;
-    this.redirectExpirySeconds = boundedInt(
+    this.redirectExpirySeconds = boundedOption(
+      driverName,
       'redirect expiry',
       options.redirectExpirySeconds,
       20 * 60,
       1,
       604_800,
     );
-    this.copyPollMaxRetry = boundedInt(
+    this.copyPollMaxRetry = boundedOption(
+      driverName,
       'copy_status_poll_max_retry',
       options.copyStatusPollMaxRetry,
       -1,
       -1,
       Number.MAX_SAFE_INTEGER,
     );
-    this.copyPollDelayMs = boundedInt(
+    this.copyPollDelayMs = boundedOption(
+      driverName,
       'copy_status_poll_delay',
       options.copyStatusPollDelayMs,
       100,
       0,
       3_600_000,
     );
-    this.listPageSize = boundedInt('listPageSize', options.listPageSize, 5000, 1, 5000);
-    const maxRetries = boundedInt('max_retries', options.maxRetries, 5, 0, 100);
-    const retryDelayMs = boundedInt('retry_delay', options.retryDelayMs, 100, 1, 3_600_000);
+    this.listPageSize = boundedOption(driverName, 'listPageSize', options.listPageSize, 5000, 1, 5000);
+    const maxRetries = boundedOption(driverName, 'max_retries', options.maxRetries, 5, 0, 100);
+    const retryDelayMs = boundedOption(driverName, 'retry_delay', options.retryDelayMs, 100, 1, 3_600_000);
 
     const url = (
       options.serviceURL ?? `https://${options.accountName}.blob.${options.realm ?? 'core.windows.net'}`
@@ -250,8 +237,8 @@ export class AzureDriver implements StorageDriver, AzureTarget {
     checkPath(driverName, path);
     if (path === '/') throw new PathNotFoundError(driverName, path);
     const offset = options.offset ?? 0;
-    checkOffset(path, offset);
-    if (options.end !== undefined) checkOffset(path, options.end);
+    checkOffset(driverName, path, offset);
+    if (options.end !== undefined) checkOffset(driverName, path, options.end);
     if (options.end !== undefined && options.end < offset) {
       // Nothing to read, but the blob must exist and the offset must be inside it.
       const { size } = await this.headFile(path);

@@ -117,3 +117,24 @@ export function checkPath(driver: string, path: string): void {
     throw new InvalidPathError(driver, path);
   }
 }
+
+/** Throws InvalidOffsetError unless `value` is a whole, non-negative byte offset. */
+export function checkOffset(driver: string, path: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driver, path, value);
+}
+
+/** A numeric driver option, or its default, within [min, max]; the error names the option. */
+export function boundedOption(
+  driver: string,
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new StorageDriverError(driver, name, `must be an integer between ${min} and ${max}, got ${v}`);
+  }
+  return v;
+}

@@ -18,6 +18,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import {
+  checkOffset,
   checkPath,
   InvalidOffsetError,
   InvalidPathError,
@@ -69,10 +70,6 @@ function notFound(err: unknown, path: string, codes: readonly string[] = ['ENOEN
 
 function childPath(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
-}
-
-function checkOffset(path: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driverName, path, value);
 }
 
 export class FilesystemDriver implements StorageDriver {
@@ -152,8 +149,8 @@ export class FilesystemDriver implements StorageDriver {
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
     const full = this.fullPath(path);
     const offset = options.offset ?? 0;
-    checkOffset(path, offset);
-    if (options.end !== undefined) checkOffset(path, options.end);
+    checkOffset(driverName, path, offset);
+    if (options.end !== undefined) checkOffset(driverName, path, options.end);
     let handle: FileHandle;
     try {
       handle = await open(full, 'r');
@@ -182,7 +179,7 @@ export class FilesystemDriver implements StorageDriver {
   async copyTo(path: string, destination: Writable, options: ReadOptions = {}): Promise<void> {
     const full = this.fullPath(path);
     const offset = options.offset ?? 0;
-    checkOffset(path, offset);
+    checkOffset(driverName, path, offset);
     let handle: FileHandle;
     try {
       handle = await open(full, 'r');

@@ -22,6 +22,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
 import {
+  checkOffset,
   checkPath,
   InvalidOffsetError,
   InvalidPathError,
@@ -95,10 +96,6 @@ function signingKey(credentials: Record<string, unknown> | undefined): SigningKe
   return typeof email === 'string' && typeof key === 'string' && key.includes('PRIVATE KEY')
     ? { client_email: email, private_key: key }
     : undefined;
-}
-
-function checkOffset(path: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driverName, path, value);
 }
 
 interface ObjectHead {
@@ -223,8 +220,8 @@ export class GcsDriver implements StorageDriver, GcsTarget {
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
     checkPath(driverName, path);
     const offset = options.offset ?? 0;
-    checkOffset(path, offset);
-    if (options.end !== undefined) checkOffset(path, options.end);
+    checkOffset(driverName, path, offset);
+    if (options.end !== undefined) checkOffset(driverName, path, options.end);
     if (options.end !== undefined && options.end < offset) {
       // Nothing to read, but the object must exist and the offset must be inside it.
       const { size } = await this.headFile(path);

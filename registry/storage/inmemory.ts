@@ -2,6 +2,7 @@
 // deployments. Directories exist only while something is below them, as on object stores.
 import { Readable } from 'node:stream';
 import {
+  checkOffset,
   checkPath,
   InvalidOffsetError,
   InvalidPathError,
@@ -41,10 +42,6 @@ function childPath(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
-function checkOffset(path: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driverName, path, value);
-}
-
 function info(path: string, node: Node): FileInfo {
   return node.kind === 'file'
     ? { path, size: node.data.length, modTime: node.modTime, isDir: false }
@@ -68,8 +65,8 @@ export class InMemoryDriver implements StorageDriver {
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
     const { data } = this.file(path);
     const offset = options.offset ?? 0;
-    checkOffset(path, offset);
-    if (options.end !== undefined) checkOffset(path, options.end);
+    checkOffset(driverName, path, offset);
+    if (options.end !== undefined) checkOffset(driverName, path, options.end);
     if (offset > data.length) throw new InvalidOffsetError(driverName, path, offset);
     const end = Math.min(options.end === undefined ? data.length : options.end + 1, data.length);
     const range = end > offset ? data.subarray(offset, end) : Buffer.alloc(0);

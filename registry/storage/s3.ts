@@ -30,6 +30,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
+  boundedOption,
+  checkOffset,
   checkPath,
   InvalidOffsetError,
   InvalidPathError,
@@ -133,24 +135,6 @@ export interface S3DriverOptions {
   partConcurrency?: number;
 }
 
-function checkOffset(path: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driverName, path, value);
-}
-
-function positiveInt(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new StorageDriverError(driverName, name, `must be an integer between ${min} and ${max}, got ${v}`);
-  }
-  return v;
-}
-
 function storageClassParam(value: string | undefined): StorageClass | undefined {
   const upper = (value ?? 'STANDARD').toUpperCase();
   if (!(S3_STORAGE_CLASSES as readonly string[]).includes(upper)) {
@@ -193,31 +177,42 @@ export class S3Driver implements StorageDriver, S3Target {
     if (!options.region) throw new StorageDriverError(driverName, 'region', 'a region is required');
     this.bucket = options.bucket;
     this.rootPrefix = (options.rootDirectory ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
-    this.chunkSize = positiveInt('chunksize', options.chunkSize, 10 * MiB, minPartSize, maxPartSize);
-    this.copyChunkSize = positiveInt(
+    this.chunkSize = boundedOption(
+      driverName,
+      'chunksize',
+      options.chunkSize,
+      10 * MiB,
+      minPartSize,
+      maxPartSize,
+    );
+    this.copyChunkSize = boundedOption(
+      driverName,
       'multipartcopychunksize',
       options.multipartCopyChunkSize,
       32 * MiB,
       minPartSize,
       maxPartSize,
     );
-    this.copyConcurrency = positiveInt(
+    this.copyConcurrency = boundedOption(
+      driverName,
       'multipartcopymaxconcurrency',
       options.multipartCopyMaxConcurrency,
       100,
       1,
       Number.MAX_SAFE_INTEGER,
     );
-    this.copyThreshold = positiveInt(
+    this.copyThreshold = boundedOption(
+      driverName,
       'multipartcopythresholdsize',
       options.multipartCopyThresholdSize,
       32 * MiB,
       0,
       maxPartSize,
     );
-    this.partConcurrency = positiveInt('partConcurrency', options.partConcurrency, 3, 1, 64);
+    this.partConcurrency = boundedOption(driverName, 'partConcurrency', options.partConcurrency, 3, 1, 64);
     this.redirect = options.redirect ?? true;
-    this.redirectExpirySeconds = positiveInt(
+    this.redirectExpirySeconds = boundedOption(
+      driverName,
       'redirect expiry',
       options.redirectExpirySeconds,
       20 * 60,
@@ -253,7 +248,7 @@ export class S3Driver implements StorageDriver, S3Target {
       region: options.region,
       forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
       tls: secure,
-      maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5, 1, 20),
+      maxAttempts: boundedOption(driverName, 'maxAttempts', options.maxAttempts, 5, 1, 20),
       retryMode: 'standard',
       // The registry verifies every digest itself; skip the SDK's extra CRC32 over every body.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -345,8 +340,8 @@ export class S3Driver implements StorageDriver, S3Target {
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
     checkPath(driverName, path);
     const offset = options.offset ?? 0;
-    checkOffset(path, offset);
-    if (options.end !== undefined) checkOffset(path, options.end);
+    checkOffset(driverName, path, offset);
+    if (options.end !== undefined) checkOffset(driverName, path, options.end);
     if (options.end !== undefined && options.end < offset) {
       // Nothing to read, but the object must exist and the offset must be inside it.
       const { size } = await this.headFile(path);
