@@ -1,7 +1,11 @@
 // A client-side bound on the S3 request rate (`maxrequestspersecond`). Callers queue in order and are released
 // one at a time, each at least 1/N seconds after the previous one was actually released: a late timer (a busy
 // event loop) pushes the following releases back instead of letting them bunch up, and unused time is never
-// saved for a burst. So no window of one second ever holds more than N releases.
+// saved for a burst. Releases are spaced for 90% of N: the request reaches the wire (signing, the SDK's
+// middleware) a variable moment after its release, and that headroom keeps any one-second window of *sent*
+// requests at or under N even when those delays vary by up to ~100 ms.
+const headroom = 0.9;
+
 export class RequestRateLimiter {
   readonly perSecond: number;
   private readonly intervalMs: number;
@@ -15,7 +19,7 @@ export class RequestRateLimiter {
       throw new RangeError(`requests per second must be positive, got ${perSecond}`);
     }
     this.perSecond = perSecond;
-    this.intervalMs = 1000 / perSecond;
+    this.intervalMs = 1000 / (perSecond * headroom);
   }
 
   /** Resolves when the caller may send one request. Callers are served in the order they asked. */
