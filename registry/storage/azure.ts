@@ -24,6 +24,8 @@ import {
 } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/core-auth';
 import {
+  checkMovePaths,
+  childPaths,
   boundedOption,
   checkOffset,
   checkPath,
@@ -89,7 +91,6 @@ export interface AzureDriverOptions {
 }
 
 /** Only names a path can address (no odd characters from other tools). */
-const addressable = /^[A-Za-z0-9._:-]+$/;
 
 export class AzureDriver implements StorageDriver, AzureTarget {
   readonly name = driverName;
@@ -345,20 +346,11 @@ export class AzureDriver implements StorageDriver, AzureTarget {
     } catch (err) {
       throw driverError(path, 'list', err);
     }
-    const children = [...names]
-      .filter((name) => addressable.test(name) && name !== '.' && name !== '..')
-      .sort()
-      .map((name) => (path === '/' ? `/${name}` : `${path}/${name}`));
-    if (children.length === 0) throw new PathNotFoundError(driverName, path);
-    return children;
+    return childPaths(driverName, path, names);
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
-    checkPath(driverName, sourcePath);
-    checkPath(driverName, destPath);
-    if (sourcePath === '/' || destPath === '/') {
-      throw new InvalidPathError(driverName, sourcePath === '/' ? sourcePath : destPath);
-    }
+    checkMovePaths(driverName, sourcePath, destPath);
     // Blobs only, as on every object store: a directory is not something that can be moved.
     const source = await this.headFile(sourcePath);
     if (sourcePath === destPath) return;

@@ -108,6 +108,35 @@ export function isPathNotFound(err: unknown): err is PathNotFoundError {
   return err instanceof PathNotFoundError;
 }
 
+/** A path segment the driver interface can address; anything else found in a backend is not content. */
+export function isAddressableName(name: string): boolean {
+  return segmentPattern.test(name) && name !== '.' && name !== '..';
+}
+
+const segmentPattern = /^[A-Za-z0-9._:-]+$/;
+
+/**
+ * The sorted child paths of `path` from the names a listing found below it, keeping only addressable ones
+ * (object stores may hold marker objects or keys from other tools). Throws PathNotFoundError when none remain.
+ */
+export function childPaths(driver: string, path: string, names: Iterable<string>): string[] {
+  const children = [...names]
+    .filter(isAddressableName)
+    .sort()
+    .map((name) => (path === '/' ? `/${name}` : `${path}/${name}`));
+  if (children.length === 0) throw new PathNotFoundError(driver, path);
+  return children;
+}
+
+/** Checks both paths of a move; the root can be neither moved nor replaced. */
+export function checkMovePaths(driver: string, sourcePath: string, destPath: string): void {
+  checkPath(driver, sourcePath);
+  checkPath(driver, destPath);
+  if (sourcePath === '/' || destPath === '/') {
+    throw new InvalidPathError(driver, sourcePath === '/' ? sourcePath : destPath);
+  }
+}
+
 /** Paths must be absolute, made of `[A-Za-z0-9._:-]` segments, with no `.`/`..` or empty segments. */
 const pathPattern = /^(\/[A-Za-z0-9._:-]+)+$/;
 

@@ -18,6 +18,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import {
+  isAddressableName,
   checkOffset,
   checkPath,
   InvalidOffsetError,
@@ -47,11 +48,9 @@ const scratchMaxAgeMs = 60 * 60 * 1000;
 const readChunkSize = 1 << 20;
 const writeBufferSize = 4 << 20;
 
-/** Names the driver can address; anything else on disk (lost+found, temp files) is not content. */
-const segmentPattern = /^[A-Za-z0-9._:-]+$/;
-
+/** Names the driver can address, less its own scratch files: anything else on disk (lost+found) is not content. */
 function isVisible(name: string): boolean {
-  return segmentPattern.test(name) && name !== '.' && name !== '..' && !name.startsWith(tempPrefix);
+  return isAddressableName(name) && !name.startsWith(tempPrefix);
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -22,6 +22,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
 import {
+  checkMovePaths,
+  childPaths,
   checkOffset,
   checkPath,
   InvalidOffsetError,
@@ -290,21 +292,11 @@ export class GcsDriver implements StorageDriver, GcsTarget {
       for (const common of page.prefixes) names.add(common.slice(prefix.length, -1));
       pageToken = page.next;
     } while (pageToken !== undefined);
-    // Only names a path can address (no writer components, no odd characters from other tools).
-    const children = [...names]
-      .filter((name) => /^[A-Za-z0-9._:-]+$/.test(name) && name !== '.' && name !== '..')
-      .sort()
-      .map((name) => (path === '/' ? `/${name}` : `${path}/${name}`));
-    if (children.length === 0) throw new PathNotFoundError(driverName, path);
-    return children;
+    return childPaths(driverName, path, names);
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
-    checkPath(driverName, sourcePath);
-    checkPath(driverName, destPath);
-    if (sourcePath === '/' || destPath === '/') {
-      throw new InvalidPathError(driverName, sourcePath === '/' ? sourcePath : destPath);
-    }
+    checkMovePaths(driverName, sourcePath, destPath);
     // Objects only, as on every object store: a directory is not something that can be moved.
     const source = await this.headFile(sourcePath);
     if (sourcePath === destPath) return;

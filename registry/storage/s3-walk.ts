@@ -12,7 +12,7 @@
 // Directories are synthesized from the keys below them (object stores have no directory objects). When the
 // visitor declines to descend into a directory, its remaining keys are skipped in the listing itself
 // (`StartAfter`) rather than read and dropped.
-import type { FileInfo, StorageDriver, WalkOptions } from './driver.ts';
+import { isAddressableName, type FileInfo, type StorageDriver, type WalkOptions } from './driver.ts';
 
 type Visitor = Parameters<StorageDriver['walk']>[1];
 
@@ -31,12 +31,6 @@ export interface ListingPage {
 
 /** Fetches one page: continue `next`, or start at the first key after `startAfter` (relative), or from the top. */
 export type ListPage = (from: { next?: string; startAfter?: string }) => Promise<ListingPage>;
-
-const segmentPattern = /^[A-Za-z0-9._:-]+$/;
-
-function isAddressable(segment: string): boolean {
-  return segmentPattern.test(segment) && segment !== '.' && segment !== '..';
-}
 
 interface Entry {
   rel: string;
@@ -153,7 +147,7 @@ export async function walkFlatListing(
     last = object.key;
     const segments = object.key.split('/');
     let valid = 0;
-    while (valid < segments.length && isAddressable(segments[valid] ?? '')) valid++;
+    while (valid < segments.length && isAddressableName(segments[valid] ?? '')) valid++;
     // Every addressable segment but the last names a directory; an unaddressable key still implies the
     // directories above its first bad segment (as list() would show them).
     const depth = Math.min(valid, segments.length - 1);

@@ -30,6 +30,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
+  checkMovePaths,
+  childPaths,
   boundedOption,
   checkOffset,
   checkPath,
@@ -434,21 +436,11 @@ export class S3Driver implements StorageDriver, S3Target {
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token !== undefined);
-    // Only names a path can address (no marker objects, no odd characters from other tools).
-    const children = [...names]
-      .filter((name) => /^[A-Za-z0-9._:-]+$/.test(name) && name !== '.' && name !== '..')
-      .sort()
-      .map((name) => (path === '/' ? `/${name}` : `${path}/${name}`));
-    if (children.length === 0) throw new PathNotFoundError(driverName, path);
-    return children;
+    return childPaths(driverName, path, names);
   }
 
   async move(sourcePath: string, destPath: string): Promise<void> {
-    checkPath(driverName, sourcePath);
-    checkPath(driverName, destPath);
-    if (sourcePath === '/' || destPath === '/') {
-      throw new InvalidPathError(driverName, sourcePath === '/' ? sourcePath : destPath);
-    }
+    checkMovePaths(driverName, sourcePath, destPath);
     // Objects only, as on every object store: a directory is not something that can be moved.
     const source = await this.headFile(sourcePath);
     if (sourcePath === destPath) return;
