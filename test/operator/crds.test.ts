@@ -17,6 +17,7 @@ import { structuralSchema, type JSONSchemaProps } from '../../operator/crd/struc
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { failureReport } from '../harness/report.ts';
 import { repoRoot } from '../harness/tools.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const step = { timeout: 180_000 };
 const ns = 'berth-crds';
@@ -306,8 +307,12 @@ describe('CRDs on a real API server', () => {
     const { stdout } = await k(['api-resources', '--api-group=berth.dev', '-o', 'wide']);
     assert.match(stdout, /containerregistries\s+creg\s+berth\.dev\/v1alpha1\s+true\s+ContainerRegistry/);
     assert.match(stdout, /cleanuppolicies\s+cpol\s+berth\.dev\/v1alpha1\s+true\s+CleanupPolicy/);
-    const explain = await k(['explain', 'containerregistry.spec.storage.s3.bucket']);
-    assert.match(explain.stdout, /Bucket name/, 'field descriptions reach kubectl explain');
+    // The server publishes a new CRD's OpenAPI a moment after Established; kubectl explain fails until then.
+    const explain = await waitFor('kubectl explain to know containerregistry', async () => {
+      const res = await k(['explain', 'containerregistry.spec.storage.s3.bucket'], { check: false });
+      return res.code === 0 ? res.stdout : undefined;
+    });
+    assert.match(explain, /Bucket name/, 'field descriptions reach kubectl explain');
   });
 
   it(
