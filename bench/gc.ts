@@ -191,7 +191,8 @@ export async function runGcBench(options: {
         await exec('cp', ['-a', pristine, distRoot]);
         const runBerth = async (): Promise<Measured> =>
           timed(tools.node, [
-            path.join(repoRoot, 'bench/gc-cli.ts'),
+            path.join(repoRoot, 'registry/cli.ts'),
+            'garbage-collect',
             '-q',
             ...flags,
             await config(work, berthRoot),

@@ -2,7 +2,13 @@
 // berth-registry: the registry server and its maintenance commands.
 // Commands load their modules on demand: the server should not carry the issuer's or the garbage
 // collector's code (memory), and a maintenance command should not load the HTTP stack (start-up time).
+import { enableCompileCache } from 'node:module';
 import { parseArgs } from 'node:util';
+
+// V8's code cache for our modules (and the type-stripped TypeScript), in the OS temp dir: it halves the
+// start-up of short-lived commands such as garbage-collect (~0.2 s to ~0.1 s). Silently off where the
+// directory is not writable.
+enableCompileCache();
 
 const usage = `usage: berth-registry <command> [options]
 
@@ -12,7 +18,8 @@ commands:
                   the registry and its token issuer in one process, token auth on (what \`npm start\` runs):
                   storage and keys under DIR (default ./data), listening on ADDR (default :5000); the first
                   start creates an admin access token and prints it once
-  garbage-collect [--delete-untagged|-m] [--dry-run|-d] [--quiet|-q] [--force-live] [--concurrency N] CONFIG
+  garbage-collect [--delete-untagged|-m] [--dry-run|-d] [--quiet|-q] [--force-live] [--concurrency N]
+                  [--workers N] CONFIG
                   remove blobs (and with -m, untagged manifests) nothing tagged references; refuses while any
                   registry on the same storage is read-write (see README, "Garbage collection")
   migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run|-d] [--concurrency N] [--quiet|-q]

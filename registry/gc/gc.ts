@@ -6,10 +6,10 @@
 import type { StorageDriver } from '../storage/driver.ts';
 import { GcError } from './errors.ts';
 import { Limiter, forEachConcurrent } from './limit.ts';
-import { markRepository, type Candidate } from './mark.ts';
-import { deleteLayerLinks, deleteManifests, sweepBlobs } from './sweep.ts';
+import type { Candidate } from './mark.ts';
 import { ProgressTracker, type GcDeletion, type GcProgress, type GcSummary } from './summary.ts';
-import { walkRepositories } from './walk.ts';
+import { localTasks, type GcTasks } from './tasks.ts';
+import { listBlobPrefixes, walkRepositories } from './walk.ts';
 
 export interface GarbageCollectOptions {
   /** Also delete manifests no tag points at and nothing kept references (`--delete-untagged`). */
@@ -29,6 +29,11 @@ export interface GarbageCollectOptions {
    * with nothing deleted. The CLI re-checks here that no registry turned read-write during the mark phase.
    */
   beforeSweep?: () => Promise<void>;
+  /**
+   * Where the units of work run (default: this thread, on `driver`). The caller keeps ownership: it is not
+   * closed here. `driver` is still used for the listings that hand out the work.
+   */
+  tasks?: GcTasks;
 }
 
 export const defaultConcurrency = 16;
@@ -41,65 +46,55 @@ export async function garbageCollect(
   const dryRun = options.dryRun ?? false;
   const concurrency = options.concurrency ?? defaultConcurrency;
   const io = new Limiter(concurrency);
+  const tasks = options.tasks ?? localTasks(driver, concurrency, io);
+  const inFlight = tasks.parallelism;
   const progress = new ProgressTracker(options.onProgress, options.progressIntervalMs ?? 5000);
   const { counts } = progress;
   const marked = new Set<string>();
   const candidates = new Map<string, Candidate[]>();
   const layerRepositories: string[] = [];
+  const record = (deleted: readonly GcDeletion[]): void => {
+    for (const item of deleted) {
+      if (item.kind === 'manifest') counts.manifestsDeleted++;
+      else if (item.kind === 'layerLink') counts.layerLinksDeleted++;
+      else {
+        counts.blobsDeleted++;
+        counts.bytesFreed += item.size;
+      }
+      options.onDelete?.(item);
+    }
+  };
 
   try {
     progress.enter('mark');
-    await walkRepositories(driver, io, concurrency, async (repo) => {
+    await walkRepositories(driver, io, inFlight, async (repo) => {
       if (repo.hasLayers) layerRepositories.push(repo.name);
       if (!repo.hasManifests) return;
-      const doomed = await markRepository(
-        {
-          driver,
-          io,
-          concurrency,
-          deleteUntagged,
-          marked,
-          onKept: () => {
-            counts.manifestsMarked++;
-          },
-        },
-        repo.name,
-      );
+      const outcome = await tasks.markRepository(repo.name, deleteUntagged);
+      for (const digest of outcome.marked) marked.add(digest);
+      counts.manifestsMarked += outcome.kept;
       counts.repositories++;
       counts.blobsMarked = marked.size;
-      if (doomed.length > 0) candidates.set(repo.name, doomed);
+      if (outcome.candidates.length > 0) candidates.set(repo.name, outcome.candidates);
     });
     counts.blobsMarked = marked.size;
 
     if (!dryRun) await options.beforeSweep?.();
+    await tasks.useMarked(marked);
 
-    const sweep = {
-      driver,
-      io,
-      concurrency,
-      dryRun,
-      marked,
-      onDelete: (item: GcDeletion): void => {
-        if (item.kind === 'manifest') counts.manifestsDeleted++;
-        else if (item.kind === 'layerLink') counts.layerLinksDeleted++;
-        else {
-          counts.blobsDeleted++;
-          counts.bytesFreed += item.size;
-        }
-        options.onDelete?.(item);
-      },
-    };
     progress.enter('delete-manifests');
-    await forEachConcurrent(candidates, concurrency, ([repository, doomed]) =>
-      deleteManifests(sweep, repository, doomed),
-    );
+    await forEachConcurrent(candidates, inFlight, async ([repository, doomed]) => {
+      record(await tasks.deleteManifests(repository, doomed, dryRun));
+    });
     progress.enter('delete-layer-links');
-    await forEachConcurrent(layerRepositories, concurrency, (repository) =>
-      deleteLayerLinks(sweep, repository),
-    );
+    await forEachConcurrent(layerRepositories, inFlight, async (repository) => {
+      record(await tasks.deleteLayerLinks(repository, dryRun));
+    });
     progress.enter('sweep-blobs');
-    await sweepBlobs(sweep, () => {
-      counts.blobsScanned++;
+    await forEachConcurrent(await listBlobPrefixes(driver, io), inFlight, async (prefix) => {
+      const outcome = await tasks.sweepBlobPrefix(prefix, dryRun);
+      counts.blobsScanned += outcome.scanned;
+      record(outcome.deleted);
     });
     progress.enter('done');
   } catch (err) {
@@ -112,6 +107,7 @@ export async function garbageCollect(
     throw failure;
   } finally {
     progress.stop();
+    if (!options.tasks) await tasks.close();
   }
   return summaryOf();
 

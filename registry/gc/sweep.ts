@@ -11,7 +11,7 @@ import { deleteIfExists } from '../store/links.ts';
 import { forEachConcurrent, type Limiter } from './limit.ts';
 import type { Candidate } from './mark.ts';
 import type { GcDeletion } from './summary.ts';
-import { listDir, listLinkDigests, walkBlobs } from './walk.ts';
+import { listDir, listLinkDigests, listPrefixBlobs, type BlobPrefix } from './walk.ts';
 
 export interface SweepContext {
   driver: StorageDriver;
@@ -66,10 +66,10 @@ export async function deleteLayerLinks(ctx: SweepContext, repository: string): P
   });
 }
 
-/** Deletes every blob that is not marked; `onScanned` is called for each blob looked at. */
-export async function sweepBlobs(ctx: SweepContext, onScanned: () => void): Promise<void> {
-  await walkBlobs(ctx.driver, ctx.io, ctx.concurrency, async (digest) => {
-    onScanned();
+/** Deletes the blobs under one prefix directory that are not marked; returns how many blobs it looked at. */
+export async function sweepBlobPrefix(ctx: SweepContext, prefix: BlobPrefix): Promise<number> {
+  const digests = await listPrefixBlobs(ctx.driver, ctx.io, prefix);
+  await forEachConcurrent(digests, ctx.concurrency, async (digest) => {
     if (ctx.marked.has(digest)) return;
     let size: number;
     try {
@@ -84,4 +84,5 @@ export async function sweepBlobs(ctx: SweepContext, onScanned: () => void): Prom
     if (!ctx.dryRun) await remove(ctx, paths.blobDir(digest));
     ctx.onDelete({ kind: 'blob', digest, size });
   });
+  return digests.length;
 }

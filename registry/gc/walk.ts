@@ -12,7 +12,7 @@ import type { StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';
 import { listNames } from '../store/links.ts';
 import { isDigest } from '../digest.ts';
-import { forEachConcurrent, type Limiter } from './limit.ts';
+import type { Limiter } from './limit.ts';
 
 export interface RepositoryDir {
   /** The repository name, e.g. `team/app`. */
@@ -95,26 +95,33 @@ export async function listLinkDigests(driver: StorageDriver, io: Limiter, root: 
   return result;
 }
 
-/**
- * Calls `visit` for every blob directory in the blob store (by digest), with at most `concurrency`
- * two-character prefix directories in progress; blobs within one prefix are visited one after the other.
- */
-export async function walkBlobs(
-  driver: StorageDriver,
-  io: Limiter,
-  concurrency: number,
-  visit: (digest: string) => Promise<void>,
-): Promise<void> {
-  const prefixes: { algorithm: string; prefix: string }[] = [];
+/** A two-character directory of the blob store (`blobs/<algorithm>/<prefix>`): the sweep's unit of work. */
+export interface BlobPrefix {
+  algorithm: string;
+  prefix: string;
+}
+
+/** Every prefix directory of the blob store. */
+export async function listBlobPrefixes(driver: StorageDriver, io: Limiter): Promise<BlobPrefix[]> {
+  const prefixes: BlobPrefix[] = [];
   for (const algorithm of await listDir(driver, io, paths.blobsRoot)) {
     for (const prefix of await listDir(driver, io, `${paths.blobsRoot}/${algorithm}`)) {
       prefixes.push({ algorithm, prefix });
     }
   }
-  await forEachConcurrent(prefixes, concurrency, async ({ algorithm, prefix }) => {
-    for (const hex of await listDir(driver, io, `${paths.blobsRoot}/${algorithm}/${prefix}`)) {
-      const digest = `${algorithm}:${hex}`;
-      if (hex.startsWith(prefix) && isDigest(digest)) await visit(digest);
-    }
-  });
+  return prefixes;
+}
+
+/** The digests of the blob directories under one prefix (names that are not such digests are left alone). */
+export async function listPrefixBlobs(
+  driver: StorageDriver,
+  io: Limiter,
+  { algorithm, prefix }: BlobPrefix,
+): Promise<string[]> {
+  const digests: string[] = [];
+  for (const hex of await listDir(driver, io, `${paths.blobsRoot}/${algorithm}/${prefix}`)) {
+    const digest = `${algorithm}:${hex}`;
+    if (hex.startsWith(prefix) && isDigest(digest)) digests.push(digest);
+  }
+  return digests;
 }

@@ -6,10 +6,21 @@ import type { StorageDriver } from './driver.ts';
 import { FilesystemDriver } from './filesystem.ts';
 import { InMemoryDriver } from './inmemory.ts';
 
-export async function createStorageDriver(storage: RegistryConfig['storage']): Promise<StorageDriver> {
+export interface DriverUse {
+  /** For a maintenance process: local drivers may block (see FilesystemDriverOptions.blocking). */
+  blocking?: boolean;
+}
+
+export async function createStorageDriver(
+  storage: RegistryConfig['storage'],
+  use: DriverUse = {},
+): Promise<StorageDriver> {
   if (storage.filesystem) {
     // A relative root (the embedded default uses ./data) is relative to the working directory.
-    return new FilesystemDriver({ rootDirectory: resolve(storage.filesystem.rootdirectory) });
+    return new FilesystemDriver({
+      rootDirectory: resolve(storage.filesystem.rootdirectory),
+      blocking: use.blocking ?? false,
+    });
   }
   if (storage.inmemory) return new InMemoryDriver();
   if (storage.s3) {

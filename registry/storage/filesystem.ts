@@ -1,7 +1,16 @@
 // The `filesystem` driver (Distribution's `storage.filesystem.rootdirectory`). Driver paths map one to one
 // under the root directory, so a root written by Distribution's registry is served as it is, and back.
 import { randomBytes } from 'node:crypto';
-import type { Dirent, WriteStream } from 'node:fs';
+import {
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  type Dirent,
+  type WriteStream,
+} from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -34,6 +43,14 @@ import {
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
+  /**
+   * Run getContent, stat, list and delete as blocking system calls (still behind the promise API). For
+   * maintenance processes whose only work is storage metadata, such as garbage collection: every async fs
+   * call is a round trip through libuv's thread pool (two futex wake-ups and an event-loop turn), which costs
+   * more than the system call itself on a local disk or in the page cache. Never for the serving registry,
+   * and not on network filesystems, where one slow call would stall everything behind it.
+   */
+  blocking?: boolean;
 }
 
 type Visitor = Parameters<StorageDriver['walk']>[1];
@@ -74,12 +91,14 @@ function childPath(dir: string, name: string): string {
 export class FilesystemDriver implements StorageDriver {
   readonly name = driverName;
   readonly rootDirectory: string;
+  private readonly blocking: boolean;
 
   constructor(options: FilesystemDriverOptions) {
     if (!options.rootDirectory) {
       throw new StorageDriverError(driverName, String(options.rootDirectory), 'rootdirectory is required');
     }
     this.rootDirectory = resolve(options.rootDirectory);
+    this.blocking = options.blocking ?? false;
   }
 
   private fullPath(path: string): string {
@@ -90,7 +109,7 @@ export class FilesystemDriver implements StorageDriver {
   async getContent(path: string): Promise<Buffer> {
     const full = this.fullPath(path);
     try {
-      return await readFile(full);
+      return this.blocking ? readFileSync(full) : await readFile(full);
     } catch (err) {
       notFound(err, path, ['ENOENT', 'ENOTDIR', 'EISDIR']);
     }
@@ -232,7 +251,7 @@ export class FilesystemDriver implements StorageDriver {
   async stat(path: string): Promise<FileInfo> {
     const full = this.fullPath(path);
     try {
-      const info = await stat(full);
+      const info = this.blocking ? statSync(full) : await stat(full);
       const isDir = info.isDirectory();
       return { path, size: isDir ? 0 : info.size, modTime: info.mtime, isDir };
     } catch (err) {
@@ -271,7 +290,8 @@ export class FilesystemDriver implements StorageDriver {
       return;
     }
     try {
-      await removeTree(full);
+      if (this.blocking) removeTreeSync(full);
+      else await removeTree(full);
     } catch (err) {
       notFound(err, path);
     }
@@ -316,13 +336,41 @@ export class FilesystemDriver implements StorageDriver {
   private async children(path: string, emptyIsMissing: boolean): Promise<string[]> {
     let names: string[];
     try {
-      names = await readdir(join(this.rootDirectory, path));
+      const dir = join(this.rootDirectory, path);
+      names = this.blocking ? readdirSync(dir) : await readdir(dir);
     } catch (err) {
       notFound(err, path);
     }
     names = names.filter(isVisible).sort();
     if (emptyIsMissing && names.length === 0) throw new PathNotFoundError(driverName, path);
     return names;
+  }
+}
+
+/** removeTree with blocking calls, for `blocking` drivers. */
+function removeTreeSync(full: string): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(full, { withFileTypes: true });
+  } catch (err) {
+    if (errorCode(err) !== 'ENOTDIR') throw err;
+    unlinkSync(full);
+    return;
+  }
+  for (const entry of entries) {
+    const child = join(full, entry.name);
+    try {
+      if (entry.isDirectory()) removeTreeSync(child);
+      else unlinkSync(child);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    }
+  }
+  try {
+    rmdirSync(full);
+  } catch (err) {
+    if (errorCode(err) === 'ENOTEMPTY') rmSync(full, { recursive: true, force: true });
+    else if (errorCode(err) !== 'ENOENT') throw err;
   }
 }
 

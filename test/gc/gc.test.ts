@@ -288,25 +288,21 @@ describe('garbage collection', { timeout: 120_000 }, () => {
     assert.equal(await status(`${registry.url}/v2/app/blobs/${d['orphan']?.digest}`, 'HEAD'), 200);
   });
 
-  it(
-    'a multi-platform image still pulls with skopeo after GC',
-    { skip: !existsSync('/usr/bin/skopeo') },
-    async () => {
-      const host = new URL(registry.url).host;
-      const dest = path.join(work, 'pulled');
-      await exec(
-        '/usr/bin/skopeo',
-        ['copy', '--all', '--src-tls-verify=false', `docker://${host}/app:multi`, `dir:${dest}`],
-        {
-          timeoutMs: 60_000,
-          env: { ...process.env, HOME: work },
-        },
-      );
-      const files = await readdir(dest);
-      for (const name of ['amd64', 'arm64'])
-        assert.ok(files.includes(`${(d[name]?.digest ?? '').slice(7)}.manifest.json`), name);
-    },
-  );
+  it('a multi-platform image still pulls with skopeo after GC', async () => {
+    const host = new URL(registry.url).host;
+    const dest = path.join(work, 'pulled');
+    await exec(
+      '/usr/bin/skopeo',
+      ['copy', '--all', '--src-tls-verify=false', `docker://${host}/app:multi`, `dir:${dest}`],
+      {
+        timeoutMs: 60_000,
+        env: { ...process.env, HOME: work },
+      },
+    );
+    const files = await readdir(dest);
+    for (const name of ['amd64', 'arm64'])
+      assert.ok(files.includes(`${(d[name]?.digest ?? '').slice(7)}.manifest.json`), name);
+  });
 
   describe('the command', () => {
     it('prints per-item lines, progress on stderr, and the JSON summary last', async () => {
@@ -335,6 +331,32 @@ describe('garbage collection', { timeout: 120_000 }, () => {
       ] as const) {
         assert.equal(typeof quiet.summary[field], 'number', field);
       }
+    });
+
+    it('deletes the same things from worker threads as from one thread', async () => {
+      await pushBlob(registry.url, 'app', corpus.unique('workers-orphan-1'));
+      await pushBlob(registry.url, 'other', corpus.unique('workers-orphan-2'));
+      const lines = (run: Run): string[] =>
+        run.stdout
+          .trimEnd()
+          .split('\n')
+          .slice(0, -1)
+          .map((line) => line.replace(' eligible for deletion:', ' deleted:'))
+          .sort();
+      const single = await runCommand(['--dry-run', '-m', '--workers', '0', configPath]);
+      const pooled = await runCommand(['--dry-run', '-m', '--workers', '3', configPath]);
+      assert.equal(single.code, 0, single.stderr);
+      assert.equal(pooled.code, 0, pooled.stderr);
+      assert.match(single.stderr, /workers=0/);
+      assert.match(pooled.stderr, /workers=3/);
+      assert.ok(lines(single).length >= 2, single.stdout);
+      assert.deepEqual(lines(pooled), lines(single));
+      assert.deepEqual(counts(pooled.summary), counts(single.summary));
+      const real = await runCommand(['-m', '--workers', '3', configPath]);
+      assert.equal(real.code, 0, real.stderr);
+      assert.deepEqual(lines(real), lines(single));
+      assert.equal((await runCommand(['--workers', 'x', configPath])).code, 2);
+      assert.equal((await runCommand(['--workers', '65', configPath])).code, 2);
     });
 
     it('rejects bad usage and a bad config with exit code 2', async () => {

@@ -20,6 +20,14 @@ storageDriverContract('filesystem', {
   },
 });
 
+// What garbage-collect and its workers use: the same driver with blocking system calls.
+storageDriverContract('filesystem (blocking)', {
+  create: async () => new FilesystemDriver({ rootDirectory: await tempRoot(), blocking: true }),
+  destroy: async (driver) => {
+    await rm((driver as FilesystemDriver).rootDirectory, { recursive: true, force: true });
+  },
+});
+
 storageDriverContract('inmemory', {
   create: async () => new InMemoryDriver(),
 });
