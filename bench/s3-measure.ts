@@ -73,7 +73,7 @@ export interface GcRun {
 
 /**
  * One `garbage-collect [-m] CONFIG` process on a bucket, wall time from start to exit and peak RSS from
- * GNU time, as bench/gc.ts times its filesystem runs: Berth through bench/gc-cli.ts, Distribution as
+ * GNU time, as bench/gc.ts times its filesystem runs: Berth through `registry/cli.ts garbage-collect`, Distribution as
  * `docker-registry garbage-collect`.
  */
 export async function runS3Gc(
@@ -94,7 +94,7 @@ export async function runS3Gc(
   const flags = deleteUntagged ? ['-m'] : [];
   const command =
     kind === 'berth'
-      ? [tools.node, path.join(repoRoot, 'bench/gc-cli.ts'), '-q', ...flags, configFile]
+      ? [tools.node, path.join(repoRoot, 'registry/cli.ts'), 'garbage-collect', '-q', ...flags, configFile]
       : [tools.distribution, 'garbage-collect', ...flags, configFile];
   const t0 = performance.now();
   const r = await exec('/usr/bin/time', ['-f', '@@time %e %M', ...command], {

@@ -17,6 +17,7 @@
 //
 // Memory: the global mark set (one string per kept digest) plus, with deleteUntagged, the reference graph of
 // the repositories in progress (digests only, never manifest bytes).
+import { isDigest } from '../digest.ts';
 import { isPathNotFound, type StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';
 import { readLink } from '../store/links.ts';
@@ -45,18 +46,18 @@ export interface Candidate {
  * Reads a revision's manifest, or returns null when the revision is not a manifest of this repository
  * (Distribution skips such revisions too): its `link` file is missing — Distribution's manifest delete
  * removes only the link file, leaving the directory — or its bytes are not in the blob store. The link is
- * checked with a stat, not read: its content is the directory's own digest (Berth and Distribution write it
- * so), and a stat is one cheap operation on every driver.
+ * checked with a stat (unless a flat listing showed it), not read: its content is the directory's own digest
+ * (Berth and Distribution write it so), and a stat is one cheap operation on every driver.
  */
 async function readRevision(
   ctx: MarkContext,
   repository: string,
-  digest: string,
+  { digest, linked }: Revision,
 ): Promise<ManifestReferences | null> {
   const { driver, io } = ctx;
   let content: Buffer;
   try {
-    await io.run(() => driver.stat(paths.manifestRevisionLinkPath(repository, digest)));
+    if (!linked) await io.run(() => driver.stat(paths.manifestRevisionLinkPath(repository, digest)));
     content = await io.run(() => driver.getContent(paths.blobDataPath(digest)));
   } catch (err) {
     if (isPathNotFound(err)) return null;
@@ -69,6 +70,38 @@ function markReferences(ctx: MarkContext, digest: string, refs: ManifestReferenc
   ctx.marked.add(digest);
   for (const ref of refs.references) ctx.marked.add(ref);
   ctx.onKept();
+}
+
+interface Revision {
+  digest: string;
+  /** Its `link` file is known to exist (seen in a flat listing). */
+  linked: boolean;
+}
+
+/**
+ * The repository's revision digests. Where the driver lists flat (object stores) one walk returns the `link`
+ * files themselves, which saves a stat per revision; elsewhere two directory listings.
+ */
+async function listRevisions(ctx: MarkContext, repository: string): Promise<Revision[]> {
+  const root = paths.manifestRevisionsRoot(repository);
+  if (!ctx.driver.flatWalk) {
+    const digests = await listLinkDigests(ctx.driver, ctx.io, root);
+    return digests.map((digest) => ({ digest, linked: false }));
+  }
+  const revisions: Revision[] = [];
+  try {
+    await ctx.io.run(() =>
+      ctx.driver.walk(root, (info) => {
+        if (info.isDir || !info.path.endsWith('/link')) return;
+        const [algorithm, hex, ...rest] = info.path.slice(root.length + 1).split('/');
+        const digest = `${algorithm ?? ''}:${hex ?? ''}`;
+        if (rest.length === 1 && isDigest(digest)) revisions.push({ digest, linked: true });
+      }),
+    );
+  } catch (err) {
+    if (!isPathNotFound(err)) throw err;
+  }
+  return revisions;
 }
 
 /** The digests the repository's tags currently point at. */
@@ -84,12 +117,12 @@ async function taggedDigests(ctx: MarkContext, repository: string): Promise<Set<
 
 /** Marks what the repository keeps and returns its deletion candidates (always empty without deleteUntagged). */
 export async function markRepository(ctx: MarkContext, repository: string): Promise<Candidate[]> {
-  const revisions = await listLinkDigests(ctx.driver, ctx.io, paths.manifestRevisionsRoot(repository));
+  const revisions = await listRevisions(ctx, repository);
 
   if (!ctx.deleteUntagged) {
-    await forEachConcurrent(revisions, ctx.concurrency, async (digest) => {
-      const refs = await readRevision(ctx, repository, digest);
-      if (refs) markReferences(ctx, digest, refs);
+    await forEachConcurrent(revisions, ctx.concurrency, async (revision) => {
+      const refs = await readRevision(ctx, repository, revision);
+      if (refs) markReferences(ctx, revision.digest, refs);
     });
     return [];
   }
@@ -97,8 +130,9 @@ export async function markRepository(ctx: MarkContext, repository: string): Prom
   const tagged = await taggedDigests(ctx, repository);
   const graph = new Map<string, ManifestReferences>();
   const referrersOf = new Map<string, string[]>();
-  await forEachConcurrent(revisions, ctx.concurrency, async (digest) => {
-    const refs = await readRevision(ctx, repository, digest);
+  await forEachConcurrent(revisions, ctx.concurrency, async (revision) => {
+    const { digest } = revision;
+    const refs = await readRevision(ctx, repository, revision);
     if (!refs) return;
     graph.set(digest, refs);
     if (refs.subject !== undefined) {

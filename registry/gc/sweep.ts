@@ -5,6 +5,7 @@
 //   2. `_layers` links to blobs that are not marked;
 //   3. the unmarked blobs themselves (`blobs/<alg>/<xx>/<hex>`, data and all).
 // In a dry run every step reports what it would delete and deletes nothing.
+import { isDigest } from '../digest.ts';
 import { isPathNotFound, type StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';
 import { deleteIfExists } from '../store/links.ts';
@@ -26,6 +27,34 @@ function remove(ctx: SweepContext, path: string): Promise<boolean> {
   return ctx.io.run(() => deleteIfExists(ctx.driver, path));
 }
 
+/**
+ * Removes link or blob directories, given the one file in each (`.../link`, `.../data`): on an object store
+ * with batch deletes the files go in a few requests (the directory is nothing more); elsewhere each directory
+ * is removed whole, so nothing a writer might have added beside the file survives as an empty shell.
+ */
+async function removeEntries(ctx: SweepContext, files: readonly string[]): Promise<void> {
+  if (ctx.dryRun || files.length === 0) return;
+  const { driver } = ctx;
+  if (driver.deleteFiles) {
+    const deleteFiles = driver.deleteFiles.bind(driver);
+    for (let i = 0; i < files.length; i += batchSize) {
+      const batch = files.slice(i, i + batchSize);
+      await ctx.io.run(() => deleteFiles(batch));
+    }
+    return;
+  }
+  await forEachConcurrent(files, ctx.concurrency, async (file) => {
+    await remove(ctx, parentDir(file));
+  });
+}
+
+/** S3's DeleteObjects limit. */
+const batchSize = 1000;
+
+function parentDir(file: string): string {
+  return file.slice(0, file.lastIndexOf('/'));
+}
+
 /** Deletes one repository's untagged manifest revisions and the links that name them. */
 export async function deleteManifests(
   ctx: SweepContext,
@@ -35,54 +64,88 @@ export async function deleteManifests(
   if (!ctx.dryRun) {
     // Tag history: one listing per tag rather than one probe per (tag, manifest) pair.
     const doomed = new Set(candidates.map((c) => c.digest));
+    const references: string[] = [];
     const tags = await listDir(ctx.driver, ctx.io, paths.tagsRoot(repository));
     await forEachConcurrent(tags, ctx.concurrency, async (tag) => {
       const history = await listLinkDigests(ctx.driver, ctx.io, `${paths.tagDir(repository, tag)}/index`);
       for (const digest of history) {
-        if (!doomed.has(digest)) continue;
-        const entry = paths.tagIndexLinkPath(repository, tag, digest).replace(/\/link$/, '');
-        await remove(ctx, entry);
+        if (doomed.has(digest)) references.push(paths.tagIndexLinkPath(repository, tag, digest));
       }
     });
-  }
-  await forEachConcurrent(candidates, ctx.concurrency, async ({ digest, subject }) => {
-    if (!ctx.dryRun) {
-      if (subject !== undefined) {
-        await remove(ctx, paths.referrerLinkPath(repository, subject, digest).replace(/\/link$/, ''));
-      }
-      await remove(ctx, paths.manifestRevisionDir(repository, digest));
+    for (const { digest, subject } of candidates) {
+      if (subject !== undefined) references.push(paths.referrerLinkPath(repository, subject, digest));
     }
-    ctx.onDelete({ kind: 'manifest', repository, digest });
-  });
+    // References first, the revision links last.
+    await removeEntries(ctx, references);
+    await removeEntries(
+      ctx,
+      candidates.map(({ digest }) => paths.manifestRevisionLinkPath(repository, digest)),
+    );
+  }
+  for (const { digest } of candidates) ctx.onDelete({ kind: 'manifest', repository, digest });
 }
 
 /** Removes a repository's `_layers` links whose blob is not marked (it is about to be swept, or is gone). */
 export async function deleteLayerLinks(ctx: SweepContext, repository: string): Promise<void> {
   const linked = await listLinkDigests(ctx.driver, ctx.io, paths.layersRoot(repository));
-  await forEachConcurrent(linked, ctx.concurrency, async (digest) => {
+  const stale = linked.filter((digest) => !ctx.marked.has(digest));
+  await removeEntries(
+    ctx,
+    stale.map((digest) => paths.layerLinkPath(repository, digest)),
+  );
+  for (const digest of stale) ctx.onDelete({ kind: 'layerLink', repository, digest });
+}
+
+/**
+ * The unmarked blobs under one prefix directory, with their sizes: from one flat listing where the driver has
+ * it, else a listing of the prefix and a stat of each unmarked blob's data. Also returns how many blobs there
+ * were.
+ */
+async function unmarkedBlobs(
+  ctx: SweepContext,
+  prefix: BlobPrefix,
+): Promise<{ doomed: { digest: string; size: number }[]; scanned: number }> {
+  const doomed: { digest: string; size: number }[] = [];
+  if (ctx.driver.flatWalk) {
+    const dir = `${paths.blobsRoot}/${prefix.algorithm}/${prefix.prefix}`;
+    let scanned = 0;
+    try {
+      await ctx.io.run(() =>
+        ctx.driver.walk(dir, (info) => {
+          if (info.isDir || !info.path.endsWith('/data')) return;
+          const hex = info.path.slice(dir.length + 1, -'/data'.length);
+          const digest = `${prefix.algorithm}:${hex}`;
+          if (!hex.startsWith(prefix.prefix) || !isDigest(digest)) return;
+          scanned++;
+          if (!ctx.marked.has(digest)) doomed.push({ digest, size: info.size });
+        }),
+      );
+    } catch (err) {
+      if (!isPathNotFound(err)) throw err;
+    }
+    return { doomed, scanned };
+  }
+  const digests = await listPrefixBlobs(ctx.driver, ctx.io, prefix);
+  await forEachConcurrent(digests, ctx.concurrency, async (digest) => {
     if (ctx.marked.has(digest)) return;
-    if (!ctx.dryRun) await remove(ctx, paths.layerLinkPath(repository, digest).replace(/\/link$/, ''));
-    ctx.onDelete({ kind: 'layerLink', repository, digest });
+    try {
+      const info = await ctx.io.run(() => ctx.driver.stat(paths.blobDataPath(digest)));
+      // A directory without data is not a blob (Distribution does not enumerate it either).
+      if (!info.isDir) doomed.push({ digest, size: info.size });
+    } catch (err) {
+      if (!isPathNotFound(err)) throw err;
+    }
   });
+  return { doomed, scanned: digests.length };
 }
 
 /** Deletes the blobs under one prefix directory that are not marked; returns how many blobs it looked at. */
 export async function sweepBlobPrefix(ctx: SweepContext, prefix: BlobPrefix): Promise<number> {
-  const digests = await listPrefixBlobs(ctx.driver, ctx.io, prefix);
-  await forEachConcurrent(digests, ctx.concurrency, async (digest) => {
-    if (ctx.marked.has(digest)) return;
-    let size: number;
-    try {
-      const info = await ctx.io.run(() => ctx.driver.stat(paths.blobDataPath(digest)));
-      if (info.isDir) return;
-      size = info.size;
-    } catch (err) {
-      // A directory without data is not a blob (Distribution does not enumerate it either).
-      if (isPathNotFound(err)) return;
-      throw err;
-    }
-    if (!ctx.dryRun) await remove(ctx, paths.blobDir(digest));
-    ctx.onDelete({ kind: 'blob', digest, size });
-  });
-  return digests.length;
+  const { doomed, scanned } = await unmarkedBlobs(ctx, prefix);
+  await removeEntries(
+    ctx,
+    doomed.map(({ digest }) => paths.blobDataPath(digest)),
+  );
+  for (const { digest, size } of doomed) ctx.onDelete({ kind: 'blob', digest, size });
+  return scanned;
 }

@@ -94,6 +94,7 @@ export interface AzureDriverOptions {
 
 export class AzureDriver implements StorageDriver, AzureTarget {
   readonly name = driverName;
+  readonly flatWalk = true;
   readonly service: BlobServiceClient;
   readonly container: ContainerClient;
   readonly chunkSize: number;

@@ -42,6 +42,12 @@ export interface WalkOptions {
 
 export interface StorageDriver {
   readonly name: string;
+  /**
+   * True when walk() is a flat listing with sizes — one request per page of files whatever the depth (object
+   * stores); absent when it costs a call per entry (filesystem). Bulk readers such as the garbage collector
+   * pick walk() or list() + stat() by it.
+   */
+  readonly flatWalk?: boolean;
   /** Reads a whole small object (links, manifests). Throws PathNotFoundError. */
   getContent(path: string): Promise<Buffer>;
   /** Writes a whole small object atomically: readers see the old or the new content, never a part. */
@@ -64,6 +70,11 @@ export interface StorageDriver {
   move(sourcePath: string, destPath: string): Promise<void>;
   /** Deletes an object or a whole subtree. Throws PathNotFoundError when nothing was there. */
   delete(path: string): Promise<void>;
+  /**
+   * Optional: deletes these files (objects, not directories) in as few requests as the store allows; files
+   * already gone are not an error. Object stores only, where a directory is nothing but the objects below it.
+   */
+  deleteFiles?(paths: readonly string[]): Promise<void>;
   /** A URL the client may be redirected to for GET/HEAD, or null when the driver serves content itself. */
   redirectURL(path: string, method: 'GET' | 'HEAD'): Promise<string | null>;
   /** Visits every file and directory below path, depth first, in lexical order. */

@@ -114,6 +114,7 @@ interface ListedPage {
 
 export class GcsDriver implements StorageDriver, GcsTarget {
   readonly name = driverName;
+  readonly flatWalk = true;
   readonly storage: Storage;
   readonly bucket: Bucket;
   /** The key prefix for the root directory, without slashes ('' for the bucket's top). */

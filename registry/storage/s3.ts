@@ -7,7 +7,8 @@
 // attempt passes before it is signed and sent. Blob reads may be redirected to presigned GET/HEAD URLs.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -58,6 +59,7 @@ import {
   type ObjectParams,
   type S3Target,
 } from './s3-common.ts';
+import { RawConnectionPool, rawGet } from './s3-copy.ts';
 import { RequestRateLimiter } from './s3-rate.ts';
 import { walkFlatListing, type ListPage } from './s3-walk.ts';
 import { S3FileWriter, type ExistingObject } from './s3-writer.ts';
@@ -65,6 +67,8 @@ import { S3FileWriter, type ExistingObject } from './s3-writer.ts';
 type Visitor = Parameters<StorageDriver['walk']>[1];
 
 const MiB = 1024 * 1024;
+/** copyTo's presigned URLs are used at once; the signature is only checked when the request arrives. */
+const copyUrlExpirySeconds = 15 * 60;
 
 /** Storage classes Distribution accepts (instant retrieval only); NONE sends no storage class at all. */
 export const S3_STORAGE_CLASSES = [
@@ -159,6 +163,7 @@ function aclParam(value: string | undefined): ObjectCannedACL | undefined {
 
 export class S3Driver implements StorageDriver, S3Target {
   readonly name = driverName;
+  readonly flatWalk = true;
   readonly client: S3Client;
   readonly bucket: string;
   /** The key prefix for the root directory, without slashes ('' for the bucket's top). */
@@ -173,6 +178,9 @@ export class S3Driver implements StorageDriver, S3Target {
   private readonly copyThreshold: number;
   private readonly redirect: boolean;
   private readonly redirectExpirySeconds: number;
+  private readonly skipVerify: boolean;
+  /** Keep-alive sockets of copyTo's own HTTP client. */
+  private readonly rawConnections = new RawConnectionPool();
 
   constructor(options: S3DriverOptions) {
     if (!options.bucket) throw new StorageDriverError(driverName, 'bucket', 'a bucket is required');
@@ -239,6 +247,7 @@ export class S3Driver implements StorageDriver, S3Target {
     };
 
     const secure = options.secure ?? true;
+    this.skipVerify = options.skipVerify ?? false;
     let endpoint: string | undefined;
     if (options.regionEndpoint) {
       endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.regionEndpoint)
@@ -373,6 +382,47 @@ export class S3Driver implements StorageDriver, S3Target {
       }
       throw driverError(path, 'GetObject', err);
     }
+  }
+
+  /**
+   * Serves an object (or a range) into a socket: a presigned GET fetched by s3-copy.ts's lean HTTP client, which
+   * costs a fraction of the CPU of the SDK's body stream. Whatever that client does not handle (an error status,
+   * a failed connection, a redirect) continues through reader() from the first byte not yet sent, so errors,
+   * retries and ranges behave exactly as there.
+   */
+  async copyTo(path: string, destination: Writable, options: ReadOptions = {}): Promise<void> {
+    checkPath(driverName, path);
+    const offset = options.offset ?? 0;
+    checkOffset(driverName, path, offset);
+    const end = options.end;
+    if (end !== undefined) checkOffset(driverName, path, end);
+    let sent = 0;
+    if (end === undefined || end >= offset) {
+      let url: string;
+      try {
+        url = await getSignedUrl(
+          this.presignClient,
+          new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }),
+          { expiresIn: copyUrlExpirySeconds },
+        );
+      } catch (err) {
+        throw driverError(path, 'presign', err);
+      }
+      const limiter = this.limiter;
+      const result = await rawGet(this.rawConnections, {
+        url,
+        offset,
+        end,
+        destination,
+        rejectUnauthorized: !this.skipVerify,
+        ...(limiter ? { acquire: () => limiter.acquire() } : {}),
+      });
+      if (result.status === 'complete') return;
+      if (result.status === 'destination-closed') throw result.error;
+      sent = result.sent;
+    }
+    const rest = await this.reader(path, { offset: offset + sent, ...(end !== undefined ? { end } : {}) });
+    await pipeline(rest, destination, { end: false });
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {
@@ -557,6 +607,17 @@ export class S3Driver implements StorageDriver, S3Target {
     }
   }
 
+  async deleteFiles(paths: readonly string[]): Promise<void> {
+    for (const path of paths) {
+      checkPath(driverName, path);
+      if (path === '/') throw new InvalidPathError(driverName, path);
+    }
+    await this.deleteKeys(
+      paths[0] ?? '/',
+      paths.map((path) => this.key(path)),
+    );
+  }
+
   private async deleteKeys(path: string, keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
@@ -627,6 +688,7 @@ export class S3Driver implements StorageDriver, S3Target {
   destroy(): void {
     this.client.destroy();
     this.presignClient.destroy();
+    this.rawConnections.destroy();
   }
 
   private async listObjects(

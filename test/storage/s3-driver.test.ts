@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   HeadObjectCommand,
@@ -13,7 +14,12 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { parseConfig } from '../../registry/config/load.ts';
-import { PathNotFoundError, StorageDriverError, type StorageDriver } from '../../registry/storage/driver.ts';
+import {
+  InvalidOffsetError,
+  PathNotFoundError,
+  StorageDriverError,
+  type StorageDriver,
+} from '../../registry/storage/driver.ts';
 import { createStorageDriver } from '../../registry/storage/factory.ts';
 import { S3Driver, type S3DriverOptions } from '../../registry/storage/s3.ts';
 import { startMinio, type Minio } from '../harness/minio.ts';
@@ -289,6 +295,132 @@ describe('S3Driver against MinIO', () => {
     assert.deepEqual(await d.list('/'), ['/many.txt'], 'a sibling sharing the name as a prefix is kept');
   });
 
+  describe('copyTo', () => {
+    /** A socket-like sink that takes its time (so reading has to pause) and keeps copies of what it got. */
+    const sink = (): Writable & { received: Buffer[] } => {
+      const received: Buffer[] = [];
+      const w = new Writable({
+        highWaterMark: 64 * 1024,
+        write(chunk: Buffer, _encoding, callback) {
+          received.push(Buffer.from(chunk)); // copy: the driver reuses its buffers once the write is done
+          setImmediate(callback);
+        },
+      });
+      return Object.assign(w, { received });
+    };
+    const copy = async (d: S3Driver, path: string, options?: { offset?: number; end?: number }) => {
+      const w = sink();
+      await d.copyTo(path, w, options);
+      assert.ok(!w.writableEnded, 'copyTo does not end the destination');
+      return Buffer.concat(w.received);
+    };
+    const content = randomBytes(3 * MiB + 123);
+
+    it('copies whole objects and byte ranges with one GET each', async () => {
+      const p = await proxy();
+      const d = driver({ regionEndpoint: p.endpoint });
+      await d.putContent('/c/blob', content);
+      await d.putContent('/c/empty', Buffer.alloc(0));
+      p.requests.length = 0;
+      assert.ok((await copy(d, '/c/blob')).equals(content));
+      assert.ok((await copy(d, '/c/blob', { offset: 1_000_000 })).equals(content.subarray(1_000_000)));
+      assert.ok(
+        (await copy(d, '/c/blob', { offset: 10, end: 2_000_000 })).equals(content.subarray(10, 2_000_001)),
+      );
+      const last = content.length - 1;
+      assert.ok((await copy(d, '/c/blob', { end: last })).equals(content));
+      assert.ok((await copy(d, '/c/blob', { offset: last, end: last })).equals(content.subarray(last)));
+      assert.ok((await copy(d, '/c/blob', { offset: 5, end: last + 1000 })).equals(content.subarray(5)));
+      assert.equal((await copy(d, '/c/empty')).length, 0);
+      assert.equal(
+        p.requests.filter((r) => r.method === 'GET').length,
+        7,
+        'one GET per copy, nothing retried through the SDK',
+      );
+      assert.deepEqual(
+        p.requests.map((r) => r.headers.range),
+        [
+          undefined,
+          'bytes=1000000-',
+          'bytes=10-2000000',
+          `bytes=0-${last}`,
+          `bytes=${last}-${last}`,
+          `bytes=5-${last + 1000}`,
+          undefined,
+        ],
+      );
+      // Many copies in a row reuse a few keep-alive connections and leave none busy.
+      const results = await Promise.all(
+        Array.from({ length: 12 }, () => copy(d, '/c/blob', { offset: 3 * MiB })),
+      );
+      for (const r of results) assert.ok(r.equals(content.subarray(3 * MiB)));
+    });
+
+    it('reads nothing at or past the end, and throws for offsets beyond it or missing objects', async () => {
+      const d = driver();
+      await d.putContent('/c/blob', content);
+      await d.putContent('/c/empty', Buffer.alloc(0));
+      assert.equal((await copy(d, '/c/blob', { offset: content.length })).length, 0);
+      assert.equal((await copy(d, '/c/blob', { offset: 20, end: 10 })).length, 0);
+      assert.equal((await copy(d, '/c/empty', { offset: 0 })).length, 0);
+      await assert.rejects(copy(d, '/c/blob', { offset: content.length + 1 }), (err) => {
+        assert.ok(err instanceof InvalidOffsetError);
+        assert.equal(err.offset, content.length + 1);
+        return true;
+      });
+      await assert.rejects(copy(d, '/c/blob', { offset: -1 }), InvalidOffsetError);
+      await assert.rejects(copy(d, '/c/missing'), PathNotFoundError);
+      await assert.rejects(copy(d, '/c/missing', { offset: 10, end: 20 }), PathNotFoundError);
+      await assert.rejects(copy(d, '/c/missing', { offset: 20, end: 10 }), PathNotFoundError);
+    });
+
+    it('stops when the destination closes mid-copy, and keeps working', async () => {
+      const d = driver();
+      const big = randomBytes(24 * MiB);
+      await d.putContent('/c/big', big);
+      for (const how of ['destroy', 'error'] as const) {
+        let written = 0;
+        const closing = new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            written += chunk.length;
+            if (written > 2 * MiB) {
+              if (how === 'destroy') {
+                this.destroy();
+                callback();
+              } else callback(new Error('client went away'));
+            } else setImmediate(callback);
+          },
+        });
+        closing.on('error', () => undefined);
+        await assert.rejects(d.copyTo('/c/big', closing));
+        assert.ok(written < 8 * MiB, `stopped reading soon (${written} bytes written)`);
+      }
+      assert.ok((await copy(d, '/c/big', { offset: 20 * MiB })).equals(big.subarray(20 * MiB)));
+    });
+
+    it('continues through the SDK when the fast GET fails, and passes the rate limiter', async () => {
+      const p = await proxy();
+      const d = driver({ regionEndpoint: p.endpoint, maxRequestsPerSecond: 10 });
+      await d.putContent('/c/blob', content);
+      let faults = 1;
+      p.inject = (req) =>
+        req.method === 'GET' && faults-- > 0 ? { status: 503, code: 'SlowDown' } : undefined;
+      p.requests.length = 0;
+      assert.ok((await copy(d, '/c/blob', { offset: 7 })).equals(content.subarray(7)));
+      assert.deepEqual(
+        p.requests.map((r) => r.status),
+        [503, 206],
+      );
+      p.inject = undefined;
+      p.requests.length = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: 12 }, () => copy(d, '/c/blob', { offset: 3 * MiB })));
+      const seconds = (performance.now() - t0) / 1000;
+      assert.equal(p.requests.length, 12);
+      assert.ok(seconds > 0.9, `12 GETs at 10/s took ${seconds.toFixed(2)} s`);
+    });
+  });
+
   it('redirects to presigned GET and HEAD URLs that expire, unless disabled', async () => {
     const d = driver();
     const content = randomBytes(4096);
@@ -546,8 +678,22 @@ describe('S3Driver over TLS (MinIO with a self-signed certificate)', () => {
     assert.equal((await trusting.getContent('/over-tls')).toString(), 'tls');
     assert.ok((await trusting.redirectURL('/over-tls', 'GET'))?.startsWith(`${tls.endpoint}/`));
 
+    // copyTo's own client speaks TLS too, and verifies the certificate as the SDK does.
+    const large = randomBytes(2 * MiB + 5);
+    await trusting.putContent('/over-tls-large', large);
+    const received: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(Buffer.from(chunk));
+        callback();
+      },
+    });
+    await trusting.copyTo('/over-tls-large', sink, { offset: 3 });
+    assert.ok(Buffer.concat(received).equals(large.subarray(3)));
+
     const verifying = new S3Driver(base);
     drivers.push(verifying);
     await assert.rejects(verifying.getContent('/over-tls'), /certificate/i);
+    await assert.rejects(verifying.copyTo('/over-tls-large', sink), /certificate/i);
   });
 });

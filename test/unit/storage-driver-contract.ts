@@ -286,6 +286,21 @@ export function storageDriverContract(label: string, factory: StorageDriverFacto
         await assert.rejects(driver.getContent('/t/subway/c'), notFound);
       });
 
+      it('deleteFiles, where the driver has it, deletes exactly the files named, missing ones included', async () => {
+        // An optional capability (S3 has it); the filesystem removes directories whole and must not offer it.
+        if (!driver.deleteFiles) {
+          assert.notEqual(driver.name, 's3');
+          return;
+        }
+        for (let i = 0; i < 5; i++) await writeFile(driver, `/d/${i}/link`, String(i));
+        await writeFile(driver, '/d/keep', 'k');
+        await driver.deleteFiles(['/d/0/link', '/d/1/link', '/d/3/link', '/d/missing/link']);
+        assert.deepEqual(await driver.list('/d'), ['/d/2', '/d/4', '/d/keep']);
+        await driver.deleteFiles([]);
+        await assert.rejects(driver.deleteFiles(['/d/../x']), InvalidPathError);
+        assert.equal(await text(driver, '/d/2/link'), '2');
+      });
+
       it('throws PathNotFoundError when nothing is there', async () => {
         await assert.rejects(driver.delete('/nothing'), notFound);
         await writeFile(driver, '/once', 'x');
