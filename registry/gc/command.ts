@@ -179,8 +179,8 @@ export async function garbageCollectCommand(
     }
     options = parsed;
     dryRun = options.dryRun;
-    // libuv's thread pool (4 threads by default) runs every filesystem call; sizing it before its first use
-    // lets the collector's concurrency reach the disk. No effect once the pool has started.
+    // libuv's thread pool (4 threads by default) runs every async filesystem call (--workers 0); sizing it
+    // before its first use lets the collector's concurrency reach the disk. No effect once the pool has started.
     process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(64, Math.max(4, options.concurrency)));
   } catch (err) {
     return fail(err);
@@ -188,9 +188,12 @@ export async function garbageCollectCommand(
 
   let config: RegistryConfig;
   let driver: StorageDriver;
+  let workers: number;
   try {
     config = (await loadConfig(options.configPath)).config;
-    driver = await createStorageDriver(config.storage, { blocking: true });
+    workers = options.workers ?? defaultWorkers(config.storage);
+    // With workers this thread only lists what to hand out, and may block; without, its calls must overlap.
+    driver = await createStorageDriver(config.storage, { blocking: workers > 0 });
   } catch (err) {
     // ConfigError becomes GC_CONFIG in fail(); anything else here is a driver that cannot be built.
     return fail(
@@ -222,7 +225,6 @@ export async function garbageCollectCommand(
         `garbage-collect: ${verdict.instances.length} Berth registry instance(s) on this storage, all read-only`,
       );
     }
-    const workers = options.workers ?? defaultWorkers(config.storage);
     log(
       `garbage-collect: ${driver.name} storage, delete-untagged=${options.deleteUntagged}, ` +
         `dry-run=${options.dryRun}, concurrency=${options.concurrency}, workers=${workers}`,
