@@ -15,10 +15,11 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import type { RegistryConfig } from '../config/schema.ts';
 import { createStorageDriver } from '../storage/factory.ts';
 import type { StorageDriver } from '../storage/driver.ts';
-import { GcError, gcErrorCatalogue } from './errors.ts';
+import { GcError } from './errors.ts';
 import { defaultConcurrency, garbageCollect } from './gc.ts';
 import { assertNoLiveWriter, checkLiveRegistries } from './guard.ts';
 import { workerTasks } from './worker-tasks.ts';
+import { integerOption, reportFailure, sizeThreadPool, type CommandIO } from '../maintenance-command.ts';
 import { formatProgress, type GcDeletion, type GcSummary } from './summary.ts';
 
 const maxDefaultWorkers = 4;
@@ -46,11 +47,6 @@ Note: only Berth registries record heartbeats; a CNCF Distribution registry on t
 detected, so make sure none runs read-write.
 `;
 
-export interface CommandIO {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
-
 interface ParsedArgs {
   configPath: string;
   deleteUntagged: boolean;
@@ -70,13 +66,7 @@ function defaultWorkers(storage: RegistryConfig['storage']): number {
   return storage.filesystem ? Math.min(maxDefaultWorkers, availableParallelism()) : 0;
 }
 
-function integerOption(name: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new GcError('GC_USAGE', `--${name}: expected an integer from ${min} to ${max}, got ${value}`);
-  }
-  return n;
-}
+const usageError = (message: string): GcError => new GcError('GC_USAGE', message);
 
 function parse(args: string[]): ParsedArgs | 'help' {
   let parsed;
@@ -106,8 +96,9 @@ function parse(args: string[]): ParsedArgs | 'help' {
   const concurrency =
     values.concurrency === undefined
       ? defaultConcurrency
-      : integerOption('concurrency', values.concurrency, 1, 1024);
-  const workers = values.workers === undefined ? undefined : integerOption('workers', values.workers, 0, 64);
+      : integerOption('concurrency', values.concurrency, 1, 1024, usageError);
+  const workers =
+    values.workers === undefined ? undefined : integerOption('workers', values.workers, 0, 64, usageError);
   return {
     configPath: positionals[0],
     deleteUntagged: values['delete-untagged'],
@@ -159,15 +150,16 @@ export async function garbageCollectCommand(
         : err instanceof ConfigError
           ? new GcError('GC_CONFIG', err.message, { cause: err })
           : new GcError('GC_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
-    io.stderr.write(`berth-registry garbage-collect: ${error.message}\n`);
-    if (error.code === 'GC_USAGE') io.stderr.write(`\n${garbageCollectUsage}`);
-    const partial = summary ??
-      error.summary ?? {
-        ...emptySummary(dryRun),
-        durationMs: Math.round(performance.now() - started),
-      };
-    io.stdout.write(`${JSON.stringify({ ...partial, error: error.message, errorCode: error.code })}\n`);
-    return gcErrorCatalogue[error.code].exitCode;
+    return reportFailure(io, {
+      command: 'garbage-collect',
+      usage: garbageCollectUsage,
+      code: error.code,
+      message: error.message,
+      isUsage: error.code === 'GC_USAGE',
+      summary: summary ??
+        error.summary ?? { ...emptySummary(dryRun), durationMs: Math.round(performance.now() - started) },
+      exitCode: error.exitCode,
+    });
   };
 
   let options: ParsedArgs;
@@ -179,9 +171,7 @@ export async function garbageCollectCommand(
     }
     options = parsed;
     dryRun = options.dryRun;
-    // libuv's thread pool (4 threads by default) runs every async filesystem call (--workers 0); sizing it
-    // before its first use lets the collector's concurrency reach the disk. No effect once the pool has started.
-    process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(64, Math.max(4, options.concurrency)));
+    sizeThreadPool(options.concurrency);
   } catch (err) {
     return fail(err);
   }

@@ -15,7 +15,8 @@ import type { StorageDriver } from '../storage/driver.ts';
 import { createStorageDriver } from '../storage/factory.ts';
 import { MigrateError, migrateErrorCatalogue } from './errors.ts';
 import { defaultConcurrency, migrate } from './migrate.ts';
-import { emptySummary, formatProgress, type MigrateSummary } from './summary.ts';
+import { emptySummary, formatProgress } from './summary.ts';
+import { integerOption, reportFailure, sizeThreadPool, type CommandIO } from '../maintenance-command.ts';
 
 export const migrateUsage = `usage: berth-registry migrate --from CONFIG_A --to CONFIG_B [options]
 
@@ -38,11 +39,6 @@ options:
 The last line of stdout is a JSON summary. Exit codes: 0 done and verified, 1 failed or the target does not
 match the source, 2 bad usage or config.
 `;
-
-export interface CommandIO {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
 
 interface ParsedArgs {
   from: string;
@@ -78,16 +74,12 @@ function parse(args: string[]): ParsedArgs | 'help' {
   if (values.from === undefined || values.to === undefined) {
     throw new MigrateError('MIGRATE_USAGE', 'both --from and --to are required');
   }
-  let concurrency = defaultConcurrency;
-  if (values.concurrency !== undefined) {
-    concurrency = Number(values.concurrency);
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
-      throw new MigrateError(
-        'MIGRATE_USAGE',
-        `--concurrency: expected an integer from 1 to 1024, got ${values.concurrency}`,
-      );
-    }
-  }
+  const concurrency =
+    values.concurrency === undefined
+      ? defaultConcurrency
+      : integerOption('concurrency', values.concurrency, 1, 1024, (message) => {
+          return new MigrateError('MIGRATE_USAGE', message);
+        });
   return {
     from: values.from,
     to: values.to,
@@ -130,14 +122,18 @@ export async function migrateCommand(
           : new MigrateError('MIGRATE_FAILED', err instanceof Error ? err.message : String(err), {
               cause: err,
             });
-    io.stderr.write(`berth-registry migrate: ${error.message}\n`);
-    if (error.code === 'MIGRATE_USAGE') io.stderr.write(`\n${migrateUsage}`);
-    const partial: MigrateSummary = error.summary ?? {
-      ...emptySummary(dryRun),
-      durationMs: Math.round(performance.now() - started),
-    };
-    io.stdout.write(`${JSON.stringify({ ...partial, error: error.message, errorCode: error.code })}\n`);
-    return migrateErrorCatalogue[error.code].exitCode;
+    return reportFailure(io, {
+      command: 'migrate',
+      usage: migrateUsage,
+      code: error.code,
+      message: error.message,
+      isUsage: error.code === 'MIGRATE_USAGE',
+      summary: error.summary ?? {
+        ...emptySummary(dryRun),
+        durationMs: Math.round(performance.now() - started),
+      },
+      exitCode: migrateErrorCatalogue[error.code].exitCode,
+    });
   };
 
   let options: ParsedArgs;
@@ -149,7 +145,7 @@ export async function migrateCommand(
     }
     options = parsed;
     dryRun = options.dryRun;
-    process.env['UV_THREADPOOL_SIZE'] ??= String(Math.min(64, Math.max(4, options.concurrency)));
+    sizeThreadPool(options.concurrency);
   } catch (err) {
     return fail(err);
   }
