@@ -30,6 +30,7 @@ import {
   maxBlocks,
   type AzureTarget,
 } from './azure-common.ts';
+import { ChunkBuffer, WriterState, changedWhileAppending } from './object-writer.ts';
 
 /** What the writer found at its path when it was opened. */
 export interface ExistingBlob {
@@ -39,15 +40,12 @@ export interface ExistingBlob {
   blockIds: string[] | undefined;
 }
 
-type WriterState = 'open' | 'closing' | 'closed' | 'committed' | 'cancelled';
-
 /** Session ids are 18 characters and block numbers 6, so every block id this driver makes has one length. */
 const sessionIdLength = 18;
 const blockNumberLength = 6;
 /** The length of a block id this driver made (base64 of 24 characters). */
 export const blockIdLength = 32;
 
-const initialBufferSize = 64 * 1024;
 export const contentType = 'application/octet-stream';
 
 export class AzureFileWriter implements FileWriter {
@@ -61,13 +59,13 @@ export class AzureFileWriter implements FileWriter {
   /** The base's content has been staged as this session's first blocks. */
   private baseStaged = false;
   private written = 0;
-  private buffer: Buffer = Buffer.alloc(0);
-  private buffered = 0;
+  /** The block being collected; it starts small, so small writers never hold a whole block's memory. */
+  private readonly buffer: ChunkBuffer;
   /** Ids of the blocks this session staged (or is staging), in content order. */
   private readonly blocks: string[] = [];
   private readonly inflight = new Set<Promise<void>>();
   private error: unknown;
-  private state: WriterState = 'open';
+  private readonly state: WriterState;
 
   constructor(
     target: AzureTarget,
@@ -82,6 +80,8 @@ export class AzureFileWriter implements FileWriter {
     this.base = base;
     this.append = append;
     this.mustPublish = !append || base === undefined;
+    this.buffer = new ChunkBuffer(target.chunkSize);
+    this.state = new WriterState(driverName, path);
   }
 
   get size(): number {
@@ -89,7 +89,7 @@ export class AzureFileWriter implements FileWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    this.assertOpen();
+    this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
     if (chunk.byteLength === 0) return;
     if (this.base && this.base.blockIds === undefined && !this.baseStaged) {
@@ -114,10 +114,8 @@ export class AzureFileWriter implements FileWriter {
   }
 
   async cancel(): Promise<void> {
-    if (this.state === 'committed') throw this.stateError();
-    if (this.state === 'cancelled') return;
-    this.state = 'cancelled';
-    this.buffer = Buffer.alloc(0);
+    if (!this.state.beginCancel()) return;
+    this.buffer.release();
     await this.settle();
     try {
       // Committing an empty list first discards the blocks this session staged for a blob that does not exist.
@@ -129,15 +127,10 @@ export class AzureFileWriter implements FileWriter {
   }
 
   private async bufferBytes(chunk: Uint8Array): Promise<void> {
-    const { chunkSize } = this.target;
     let offset = 0;
     while (offset < chunk.byteLength) {
-      const n = Math.min(chunk.byteLength - offset, chunkSize - this.buffered);
-      this.reserve(this.buffered + n);
-      this.buffer.set(chunk.subarray(offset, offset + n), this.buffered);
-      this.buffered += n;
-      offset += n;
-      if (this.buffered === chunkSize) {
+      offset += this.buffer.fill(chunk, offset);
+      if (this.buffer.full) {
         this.stageBuffer(false);
         while (this.inflight.size >= this.target.blockConcurrency) await Promise.race(this.inflight);
         if (this.error !== undefined) throw this.failure('stage block');
@@ -146,22 +139,21 @@ export class AzureFileWriter implements FileWriter {
   }
 
   private async finish(next: 'closed' | 'committed'): Promise<void> {
-    this.assertOpen();
-    this.state = 'closing';
+    this.state.beginFinish();
     try {
       if (this.error !== undefined) throw this.failure('write');
       await this.publish();
     } catch (err) {
       throw driverError(this.path, next === 'committed' ? 'commit' : 'close', err);
     } finally {
-      this.state = next;
-      this.buffer = Buffer.alloc(0);
+      this.state.endFinish(next);
+      this.buffer.release();
     }
   }
 
   private async publish(): Promise<void> {
     if (this.written === 0 && !this.mustPublish) return;
-    if (this.buffered > 0) this.stageBuffer(true);
+    if (this.buffer.length > 0) this.stageBuffer(true);
     await this.settle();
     if (this.error !== undefined) throw this.failure('stage block');
     const kept = this.baseStaged ? [] : (this.base?.blockIds ?? []);
@@ -191,10 +183,7 @@ export class AzureFileWriter implements FileWriter {
 
   /** Stages the buffered bytes as the next block, in the background. */
   private stageBuffer(last: boolean): void {
-    const body = this.buffer.subarray(0, this.buffered);
-    // The block keeps its buffer until it is sent; the next block gets a fresh one.
-    this.buffer = last ? Buffer.alloc(0) : Buffer.allocUnsafe(this.target.chunkSize);
-    this.buffered = 0;
+    const body = this.buffer.take(last);
     const kept = this.baseStaged ? 0 : (this.base?.blockIds?.length ?? 0);
     if (kept + this.blocks.length >= maxBlocks) {
       this.error ??= new StorageDriverError(
@@ -253,39 +242,12 @@ export class AzureFileWriter implements FileWriter {
     if (total !== base.size) throw this.changed(undefined);
   }
 
-  /** Grows the buffer (it starts small, so small writers never hold a whole block's memory). */
-  private reserve(bytes: number): void {
-    if (this.buffer.byteLength >= bytes) return;
-    const size = Math.min(
-      this.target.chunkSize,
-      Math.max(bytes, this.buffer.byteLength * 2, initialBufferSize),
-    );
-    const grown = Buffer.allocUnsafe(size);
-    this.buffer.copy(grown, 0, 0, this.buffered);
-    this.buffer = grown;
-  }
-
   private failure(operation: string): StorageDriverError {
     if (isConditionFailed(this.error)) return this.changed(this.error);
     return driverError(this.path, operation, this.error);
   }
 
   private changed(cause: unknown): StorageDriverError {
-    return new StorageDriverError(
-      driverName,
-      this.path,
-      'the blob changed while a writer was appending to it',
-      {
-        cause,
-      },
-    );
-  }
-
-  private assertOpen(): void {
-    if (this.state !== 'open') throw this.stateError();
-  }
-
-  private stateError(): StorageDriverError {
-    return new StorageDriverError(driverName, this.path, `writer is ${this.state}`);
+    return changedWhileAppending(driverName, this.path, 'blob', cause);
   }
 }

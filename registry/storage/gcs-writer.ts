@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { StorageDriverError, type FileWriter } from './driver.ts';
+import type { FileWriter, StorageDriverError } from './driver.ts';
 import {
   contentType,
   driverError,
@@ -34,16 +34,13 @@ import {
   isPreconditionFailed,
   type GcsTarget,
 } from './gcs-common.ts';
+import { ChunkBuffer, WriterState, changedWhileAppending } from './object-writer.ts';
 
 /** What the writer found at its key when it was opened. */
 export interface ExistingObject {
   size: number;
   generation: number;
 }
-
-type WriterState = 'open' | 'closing' | 'closed' | 'committed' | 'cancelled';
-
-const initialBufferSize = 64 * 1024;
 
 export class GcsFileWriter implements FileWriter {
   private readonly target: GcsTarget;
@@ -56,12 +53,12 @@ export class GcsFileWriter implements FileWriter {
   /** Where this session's bytes go: the key itself, or a component composed onto it. */
   private readonly destination: string;
   private written = 0;
-  private buffer: Buffer = Buffer.alloc(0);
-  private buffered = 0;
+  /** The session's bytes while they fit in one chunk (then they go to the resumable upload). */
+  private readonly buffer: ChunkBuffer;
   private stream: Writable | undefined;
   private streamDone: Promise<void> | undefined;
   private error: unknown;
-  private state: WriterState = 'open';
+  private readonly state: WriterState;
 
   constructor(
     target: GcsTarget,
@@ -76,6 +73,8 @@ export class GcsFileWriter implements FileWriter {
     this.base = base && base.size > 0 ? base : undefined;
     this.mustPublish = !append || this.base === undefined;
     this.destination = this.base ? `${key}~${randomBytes(12).toString('hex')}` : key;
+    this.buffer = new ChunkBuffer(target.chunkSize);
+    this.state = new WriterState(driverName, path);
   }
 
   get size(): number {
@@ -83,7 +82,7 @@ export class GcsFileWriter implements FileWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    this.assertOpen();
+    this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
     if (chunk.byteLength === 0) return;
     this.written += chunk.byteLength;
@@ -91,18 +90,13 @@ export class GcsFileWriter implements FileWriter {
       await this.send(Buffer.from(chunk));
       return;
     }
-    const { chunkSize } = this.target;
-    if (this.buffered + chunk.byteLength <= chunkSize) {
-      this.reserve(this.buffered + chunk.byteLength);
-      this.buffer.set(chunk, this.buffered);
-      this.buffered += chunk.byteLength;
+    if (chunk.byteLength <= this.buffer.room) {
+      this.buffer.fill(chunk);
       return;
     }
     // More than one chunk in this session: switch to a resumable upload, starting with what is buffered.
     this.openStream();
-    const pending = this.buffer.subarray(0, this.buffered);
-    this.buffer = Buffer.alloc(0);
-    this.buffered = 0;
+    const pending = this.buffer.take(true);
     if (pending.byteLength > 0) await this.send(pending);
     await this.send(Buffer.from(chunk));
   }
@@ -116,10 +110,8 @@ export class GcsFileWriter implements FileWriter {
   }
 
   async cancel(): Promise<void> {
-    if (this.state === 'committed') throw this.stateError();
-    if (this.state === 'cancelled') return;
-    this.state = 'cancelled';
-    this.buffer = Buffer.alloc(0);
+    if (!this.state.beginCancel()) return;
+    this.buffer.release();
     await this.abortStream();
     const names = this.destination === this.key ? [this.key] : [this.destination, this.key];
     for (const name of names) {
@@ -132,8 +124,7 @@ export class GcsFileWriter implements FileWriter {
   }
 
   private async finish(next: 'closed' | 'committed'): Promise<void> {
-    this.assertOpen();
-    this.state = 'closing';
+    this.state.beginFinish();
     try {
       if (this.error !== undefined) throw this.failure('write');
       await this.publish();
@@ -142,8 +133,8 @@ export class GcsFileWriter implements FileWriter {
       if (this.base) await this.deleteComponent();
       throw driverError(this.path, next === 'committed' ? 'commit' : 'close', this.wrap(err));
     } finally {
-      this.state = next;
-      this.buffer = Buffer.alloc(0);
+      this.state.endFinish(next);
+      this.buffer.release();
     }
   }
 
@@ -156,7 +147,7 @@ export class GcsFileWriter implements FileWriter {
       await this.streamDone;
       this.stream = undefined;
     } else {
-      await bucket.file(this.destination).save(this.buffer.subarray(0, this.buffered), {
+      await bucket.file(this.destination).save(this.buffer.bytes(), {
         resumable: false,
         validation: false,
         metadata: { contentType },
@@ -232,18 +223,6 @@ export class GcsFileWriter implements FileWriter {
       .catch(() => undefined);
   }
 
-  /** Grows the buffer (it starts small, so small writers never hold a whole chunk's memory). */
-  private reserve(bytes: number): void {
-    if (this.buffer.byteLength >= bytes) return;
-    const size = Math.min(
-      this.target.chunkSize,
-      Math.max(bytes, this.buffer.byteLength * 2, initialBufferSize),
-    );
-    const grown = Buffer.allocUnsafe(size);
-    this.buffer.copy(grown, 0, 0, this.buffered);
-    this.buffer = grown;
-  }
-
   private wrap(err: unknown): unknown {
     return isPreconditionFailed(err) || (this.base !== undefined && isNotFound(err))
       ? this.changed(err)
@@ -255,21 +234,6 @@ export class GcsFileWriter implements FileWriter {
   }
 
   private changed(cause: unknown): StorageDriverError {
-    return new StorageDriverError(
-      driverName,
-      this.path,
-      'the object changed while a writer was appending to it',
-      {
-        cause,
-      },
-    );
-  }
-
-  private assertOpen(): void {
-    if (this.state !== 'open') throw this.stateError();
-  }
-
-  private stateError(): StorageDriverError {
-    return new StorageDriverError(driverName, this.path, `writer is ${this.state}`);
+    return changedWhileAppending(driverName, this.path, 'object', cause);
   }
 }

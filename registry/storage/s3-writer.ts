@@ -26,6 +26,7 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { StorageDriverError, type FileWriter } from './driver.ts';
+import { ChunkBuffer, WriterState, changedWhileAppending } from './object-writer.ts';
 import {
   copySource,
   driverError,
@@ -44,16 +45,12 @@ export interface ExistingObject {
   etag: string;
 }
 
-type WriterState = 'open' | 'closing' | 'closed' | 'committed' | 'cancelled';
-
 interface Upload {
   id: string;
   parts: CompletedPart[];
   nextPart: number;
   inflight: Set<Promise<void>>;
 }
-
-const initialBufferSize = 64 * 1024;
 
 export class S3FileWriter implements FileWriter {
   private readonly target: S3Target;
@@ -66,11 +63,11 @@ export class S3FileWriter implements FileWriter {
   /** The base was small and has been read into the front of the buffer. */
   private baseInBuffer = false;
   private written = 0;
-  private buffer: Buffer = Buffer.alloc(0);
-  private buffered = 0;
+  /** The part being collected; it starts small, so small writers never hold a whole part's memory. */
+  private readonly buffer: ChunkBuffer;
   private upload: Promise<Upload> | undefined;
   private error: unknown;
-  private state: WriterState = 'open';
+  private readonly state: WriterState;
 
   constructor(
     target: S3Target,
@@ -84,6 +81,8 @@ export class S3FileWriter implements FileWriter {
     this.key = key;
     this.base = base && base.size > 0 ? base : undefined;
     this.mustPublish = !append || base === undefined;
+    this.buffer = new ChunkBuffer(target.chunkSize);
+    this.state = new WriterState(driverName, path);
   }
 
   get size(): number {
@@ -91,21 +90,17 @@ export class S3FileWriter implements FileWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    this.assertOpen();
+    this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
     if (chunk.byteLength === 0) return;
     if (this.base && this.base.size < minPartSize && !this.baseInBuffer)
       await this.readBaseIntoBuffer(this.base);
-    const { chunkSize } = this.target;
     let offset = 0;
     while (offset < chunk.byteLength) {
-      const n = Math.min(chunk.byteLength - offset, chunkSize - this.buffered);
-      this.reserve(this.buffered + n);
-      this.buffer.set(chunk.subarray(offset, offset + n), this.buffered);
-      this.buffered += n;
+      const n = this.buffer.fill(chunk, offset);
       this.written += n;
       offset += n;
-      if (this.buffered === chunkSize) await this.flushPart();
+      if (this.buffer.full) await this.flushPart();
     }
   }
 
@@ -118,10 +113,8 @@ export class S3FileWriter implements FileWriter {
   }
 
   async cancel(): Promise<void> {
-    if (this.state === 'committed') throw this.stateError();
-    if (this.state === 'cancelled') return;
-    this.state = 'cancelled';
-    this.buffer = Buffer.alloc(0);
+    if (!this.state.beginCancel()) return;
+    this.buffer.release();
     await this.abortUpload();
     try {
       await this.target.client.send(new DeleteObjectCommand({ Bucket: this.target.bucket, Key: this.key }));
@@ -131,8 +124,7 @@ export class S3FileWriter implements FileWriter {
   }
 
   private async finish(next: 'closed' | 'committed'): Promise<void> {
-    this.assertOpen();
-    this.state = 'closing';
+    this.state.beginFinish();
     try {
       if (this.error !== undefined) throw this.failure('write');
       await this.publish();
@@ -140,8 +132,8 @@ export class S3FileWriter implements FileWriter {
       await this.abortUpload();
       throw driverError(this.path, next === 'committed' ? 'commit' : 'close', err);
     } finally {
-      this.state = next;
-      this.buffer = Buffer.alloc(0);
+      this.state.endFinish(next);
+      this.buffer.release();
     }
   }
 
@@ -151,7 +143,7 @@ export class S3FileWriter implements FileWriter {
     if (this.upload === undefined && !baseNeedsCopy) {
       // Everything is in the buffer (or nothing was written): one PutObject, or nothing at all.
       if (this.written === 0 && !this.mustPublish) return;
-      const body = this.buffer.subarray(0, this.buffered);
+      const body = this.buffer.bytes();
       await client.send(
         new PutObjectCommand({
           Bucket: bucket,
@@ -165,7 +157,7 @@ export class S3FileWriter implements FileWriter {
     }
     if (this.written === 0 && this.upload === undefined) return;
     const upload = await this.startUpload();
-    if (this.buffered > 0) this.sendPart(upload, true);
+    if (this.buffer.length > 0) this.sendPart(upload, true);
     await this.settle(upload);
     if (this.error !== undefined) throw this.failure('upload part');
     const parts = upload.parts.filter((p): p is CompletedPart => p !== undefined);
@@ -189,10 +181,7 @@ export class S3FileWriter implements FileWriter {
   }
 
   private sendPart(upload: Upload, last = false): void {
-    const body = this.buffer.subarray(0, this.buffered);
-    // The part keeps its buffer until it is sent; the next part gets a fresh one.
-    this.buffer = last ? Buffer.alloc(0) : Buffer.allocUnsafe(this.target.chunkSize);
-    this.buffered = 0;
+    const body = this.buffer.take(last);
     const partNumber = this.nextPartNumber(upload);
     this.track(
       upload,
@@ -315,22 +304,9 @@ export class S3FileWriter implements FileWriter {
       throw driverError(this.path, 'GetObject', err);
     }
     if (bytes.byteLength !== base.size) throw this.changed(undefined);
-    this.reserve(bytes.byteLength);
-    this.buffer.set(bytes, 0);
-    this.buffered = bytes.byteLength;
+    // Below the part minimum, so below chunksize: it all fits.
+    this.buffer.fill(bytes);
     this.baseInBuffer = true;
-  }
-
-  /** Grows the buffer (it starts small, so small writers never hold a whole part's memory). */
-  private reserve(bytes: number): void {
-    if (this.buffer.byteLength >= bytes) return;
-    const size = Math.min(
-      this.target.chunkSize,
-      Math.max(bytes, this.buffer.byteLength * 2, initialBufferSize),
-    );
-    const grown = Buffer.allocUnsafe(size);
-    this.buffer.copy(grown, 0, 0, this.buffered);
-    this.buffer = grown;
   }
 
   private failure(operation: string): StorageDriverError {
@@ -339,21 +315,6 @@ export class S3FileWriter implements FileWriter {
   }
 
   private changed(cause: unknown): StorageDriverError {
-    return new StorageDriverError(
-      driverName,
-      this.path,
-      'the object changed while a writer was appending to it',
-      {
-        cause,
-      },
-    );
-  }
-
-  private assertOpen(): void {
-    if (this.state !== 'open') throw this.stateError();
-  }
-
-  private stateError(): StorageDriverError {
-    return new StorageDriverError(driverName, this.path, `writer is ${this.state}`);
+    return changedWhileAppending(driverName, this.path, 'object', cause);
   }
 }
