@@ -43,6 +43,14 @@ import {
   type ChildNames,
   type Component,
 } from './names.ts';
+import {
+  componentDeployment,
+  componentService,
+  httpProbe,
+  rollOneByOne,
+  secretEnv,
+  type WorkloadContext,
+} from './workload.ts';
 
 /** A Secret the registry reads but the user owns: which keys it has and a hash of its content. */
 export interface ReferencedSecret {
@@ -70,8 +78,6 @@ export interface RenderOutput {
   issuerHash: string;
   names: ChildNames;
 }
-
-const runAs = 65532;
 
 const defaultRegistryResources = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } };
 const defaultIssuerResources = { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } };
@@ -119,58 +125,48 @@ export function referencedSecretNames(cr: ContainerRegistry): string[] {
 
 // --- generated Secrets (also used on their own to create them exactly once)
 
-export function signingSecret(
+/** A Secret whose content the operator generates. */
+export type GeneratedSecret = KubeObject & { type: string; data: Record<string, string> };
+
+/** A generated Secret of the registry, annotated with what it holds (and any further annotations). */
+function generatedSecret(
   cr: ContainerRegistry,
-  m: SigningMaterial,
-): KubeObject & { type: string; data: Record<string, string> } {
-  const n = childNames(cr.metadata.name);
+  name: 'signingKeys' | 'httpSecret' | 'selfSignedTls',
+  holds: string,
+  type: string,
+  data: Record<string, string>,
+  annotations: Record<string, string> = {},
+): GeneratedSecret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
-      name: n.signingKeys,
+      name: childNames(cr.metadata.name)[name],
       namespace: cr.metadata.namespace,
-      annotations: { [annotationKeys.generated]: 'token-signing-keypair' },
+      annotations: { [annotationKeys.generated]: holds, ...annotations },
     },
-    type: 'Opaque',
-    data: { [secretKeys.signingKey]: b64(m.privateKeyPem), [secretKeys.signingCert]: b64(m.certificatePem) },
+    type,
+    data,
   };
 }
 
-export function httpSecretSecret(
-  cr: ContainerRegistry,
-  secret: string,
-): KubeObject & { type: string; data: Record<string, string> } {
-  const n = childNames(cr.metadata.name);
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: n.httpSecret,
-      namespace: cr.metadata.namespace,
-      annotations: { [annotationKeys.generated]: 'http-secret' },
-    },
-    type: 'Opaque',
-    data: { [secretKeys.httpSecret]: b64(secret) },
+export function signingSecret(cr: ContainerRegistry, m: SigningMaterial): GeneratedSecret {
+  const data = {
+    [secretKeys.signingKey]: b64(m.privateKeyPem),
+    [secretKeys.signingCert]: b64(m.certificatePem),
   };
+  return generatedSecret(cr, 'signingKeys', 'token-signing-keypair', 'Opaque', data);
 }
 
-export function selfSignedTlsSecret(
-  cr: ContainerRegistry,
-  m: TlsMaterial,
-): KubeObject & { type: string; data: Record<string, string> } {
-  const n = childNames(cr.metadata.name);
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: n.selfSignedTls,
-      namespace: cr.metadata.namespace,
-      annotations: { [annotationKeys.generated]: 'self-signed-tls', [annotationKeys.tlsHost]: m.host },
-    },
-    type: 'kubernetes.io/tls',
-    data: { [secretKeys.tlsCert]: b64(m.certificatePem), [secretKeys.tlsKey]: b64(m.privateKeyPem) },
-  };
+export function httpSecretSecret(cr: ContainerRegistry, secret: string): GeneratedSecret {
+  return generatedSecret(cr, 'httpSecret', 'http-secret', 'Opaque', { [secretKeys.httpSecret]: b64(secret) });
+}
+
+export function selfSignedTlsSecret(cr: ContainerRegistry, m: TlsMaterial): GeneratedSecret {
+  const data = { [secretKeys.tlsCert]: b64(m.certificatePem), [secretKeys.tlsKey]: b64(m.privateKeyPem) };
+  return generatedSecret(cr, 'selfSignedTls', 'self-signed-tls', 'kubernetes.io/tls', data, {
+    [annotationKeys.tlsHost]: m.host,
+  });
 }
 
 /** The controller ownerReference children get. */
@@ -208,35 +204,6 @@ function podSpecOf(deployment: Json): Json {
   const spec = deployment['spec'] as Json;
   const template = spec['template'] as Json;
   return template['spec'] as Json;
-}
-
-function securityContext(): kplus.ContainerSecurityContextProps {
-  return {
-    ensureNonRoot: true,
-    user: runAs,
-    group: runAs,
-    readOnlyRootFilesystem: true,
-    allowPrivilegeEscalation: false,
-    privileged: false,
-    capabilities: { drop: [kplus.Capability.ALL] },
-    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-  };
-}
-
-function podSecurity(): kplus.PodSecurityContextProps {
-  return {
-    ensureNonRoot: true,
-    user: runAs,
-    group: runAs,
-    fsGroup: runAs,
-    fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
-  };
-}
-
-function pullPolicy(p: string): kplus.ImagePullPolicy {
-  if (p === 'Always') return kplus.ImagePullPolicy.ALWAYS;
-  if (p === 'Never') return kplus.ImagePullPolicy.NEVER;
-  return kplus.ImagePullPolicy.IF_NOT_PRESENT;
 }
 
 /** Env var name for a notification header value (REGISTRY_NOTIFICATIONS_ENDPOINTS_<i>_HEADERS_<name>_0). */
@@ -294,11 +261,7 @@ export function renderRegistry(input: RenderInput): RenderOutput {
   track(configMap, 'config');
 
   // --- Secrets (plain API objects: cdk8s-plus's Secret only writes stringData)
-  const addSecret = (
-    id: string,
-    obj: KubeObject & { type: string; data: Record<string, string> },
-    component: Component,
-  ) =>
+  const addSecret = (id: string, obj: GeneratedSecret, component: Component) =>
     track(
       new ApiObject(chart, id, {
         apiVersion: 'v1',
@@ -361,30 +324,21 @@ export function renderRegistry(input: RenderInput): RenderOutput {
   // --- registry Deployment
   const referenced = input.referencedSecrets;
   const registryEnvVars: Record<string, kplus.EnvValue> = {
-    [registryEnv.httpSecret]: kplus.EnvValue.fromSecretValue({
-      secret: kplus.Secret.fromSecretName(chart, 'http-secret-ref', n.httpSecret),
-      key: secretKeys.httpSecret,
-    }),
+    [registryEnv.httpSecret]: secretEnv(
+      kplus.Secret.fromSecretName(chart, 'http-secret-ref', n.httpSecret),
+      secretKeys.httpSecret,
+    ),
   };
   if (storage.driver === 's3' && storage.config.credentialsSecretRef !== undefined) {
     const ref = storage.config.credentialsSecretRef;
     const s = kplus.Secret.fromSecretName(chart, 's3-credentials', ref.name);
-    registryEnvVars[registryEnv.s3AccessKey] = kplus.EnvValue.fromSecretValue({
-      secret: s,
-      key: ref.accessKeyIdKey,
-    });
-    registryEnvVars[registryEnv.s3SecretKey] = kplus.EnvValue.fromSecretValue({
-      secret: s,
-      key: ref.secretAccessKeyKey,
-    });
+    registryEnvVars[registryEnv.s3AccessKey] = secretEnv(s, ref.accessKeyIdKey);
+    registryEnvVars[registryEnv.s3SecretKey] = secretEnv(s, ref.secretAccessKeyKey);
   }
   if (storage.driver === 'azure' && storage.config.credentialsSecretRef !== undefined) {
     const ref = storage.config.credentialsSecretRef;
     const s = kplus.Secret.fromSecretName(chart, 'azure-credentials', ref.name);
-    registryEnvVars[registryEnv.azureAccountKey] = kplus.EnvValue.fromSecretValue({
-      secret: s,
-      key: ref.accountKeyKey,
-    });
+    registryEnvVars[registryEnv.azureAccountKey] = secretEnv(s, ref.accountKeyKey);
   }
   (spec.notifications?.endpoints ?? []).forEach((e, i) => {
     const ref = e.headersSecretRef;
@@ -392,7 +346,7 @@ export function renderRegistry(input: RenderInput): RenderOutput {
     const s = kplus.Secret.fromSecretName(chart, `headers-${String(i)}`, ref.name);
     for (const key of referenced[ref.name]?.keys ?? []) {
       if (!/^[A-Za-z0-9-]+$/.test(key)) continue; // not an HTTP header name
-      registryEnvVars[headerEnvName(i, key)] = kplus.EnvValue.fromSecretValue({ secret: s, key });
+      registryEnvVars[headerEnvName(i, key)] = secretEnv(s, key);
     }
   });
 
@@ -405,209 +359,108 @@ export function renderRegistry(input: RenderInput): RenderOutput {
     referencedSecretNames(cr).map((s) => [s, referenced[s]?.hash ?? 'missing']),
   );
   const rwoSingle = storage.driver === 'filesystem' && storage.config.accessMode !== 'ReadWriteMany';
-  const registry = new kplus.Deployment(chart, 'registry', {
-    metadata: { name: n.registry },
+  const workloads: WorkloadContext = {
+    chart,
+    registryName: name,
+    image,
+    imagePullPolicy: spec.imagePullPolicy,
+  };
+  const { deployment: registry, mounts: registryMounts } = componentDeployment(workloads, {
+    id: 'registry',
+    component: 'registry',
+    name: n.registry,
     replicas: spec.replicas,
-    select: false,
-    spread: false,
-    podMetadata: { annotations: { [annotationKeys.podConfigHash]: registryHash } },
-    serviceAccount: kplus.ServiceAccount.fromServiceAccountName(
-      chart,
-      'registry-sa-ref',
-      n.registryServiceAccount,
-    ),
+    podConfigHash: registryHash,
+    serviceAccountName: n.registryServiceAccount,
     automountServiceAccountToken: false,
-    securityContext: podSecurity(),
     terminationGracePeriod: Duration.seconds(30),
     // One ReadWriteOnce volume cannot be attached to the old and the new pod at once.
-    strategy: rwoSingle
-      ? kplus.DeploymentStrategy.recreate()
-      : kplus.DeploymentStrategy.rollingUpdate({
-          maxSurge: kplus.PercentOrAbsolute.absolute(1),
-          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-        }),
-    containers: [
-      {
-        name: 'registry',
-        image,
-        imagePullPolicy: pullPolicy(spec.imagePullPolicy),
-        command: ['berth-registry'],
-        args: ['serve', paths.registryConfig],
-        ports: [{ number: ports.registry, name: 'http' }],
-        envVariables: registryEnvVars,
-        securityContext: securityContext(),
-        readiness: kplus.Probe.fromHttpGet('/debug/health', {
-          port: ports.registry,
-          periodSeconds: Duration.seconds(10),
-          failureThreshold: 3,
-        }),
-        liveness: kplus.Probe.fromHttpGet('/debug/health', {
-          port: ports.registry,
-          periodSeconds: Duration.seconds(20),
-          failureThreshold: 6,
-        }),
-        startup: kplus.Probe.fromHttpGet('/debug/health', {
-          port: ports.registry,
-          periodSeconds: Duration.seconds(2),
-          failureThreshold: 60,
-        }),
-      },
-    ],
+    strategy: rwoSingle ? kplus.DeploymentStrategy.recreate() : rollOneByOne(),
+    container: {
+      name: 'registry',
+      args: ['serve', paths.registryConfig],
+      port: ports.registry,
+      envVariables: registryEnvVars,
+      readiness: httpProbe('/debug/health', ports.registry, 10, 3),
+      liveness: httpProbe('/debug/health', ports.registry, 20, 6),
+      startup: httpProbe('/debug/health', ports.registry, 2, 60),
+    },
   });
-  registry.select(kplus.LabelSelector.of({ labels: selectorLabels(name, 'registry') }));
-  for (const [k, v] of Object.entries(commonLabels(name, 'registry'))) registry.podMetadata.addLabel(k, v);
-  const registryContainer = registry.containers[0];
-  if (registryContainer === undefined) throw new Error('cdk8s-plus lost the registry container');
-  registryContainer.mount(
-    paths.configDir,
-    kplus.Volume.fromConfigMap(chart, 'registry-config-volume', configMap, {
-      name: 'config',
-      items: { 'config.yml': { path: 'config.yml' } },
-    }),
-    { readOnly: true },
-  );
-  registryContainer.mount(
+  registryMounts.configMap(paths.configDir, 'registry-config-volume', configMap, {
+    name: 'config',
+    items: { 'config.yml': { path: 'config.yml' } },
+  });
+  registryMounts.secret(
     paths.tokenCertDir,
-    kplus.Volume.fromSecret(
-      chart,
-      'token-cert-volume',
-      kplus.Secret.fromSecretName(chart, 'signing-ref', n.signingKeys),
-      {
-        name: 'token-cert',
-        items: { [secretKeys.signingCert]: { path: 'token.crt' } },
-      },
-    ),
-    { readOnly: true },
+    { volume: 'token-cert-volume', ref: 'signing-ref' },
+    n.signingKeys,
+    {
+      name: 'token-cert',
+      items: { [secretKeys.signingCert]: { path: 'token.crt' } },
+    },
   );
-  registryContainer.mount(
-    paths.tmp,
-    kplus.Volume.fromEmptyDir(chart, 'registry-tmp', 'tmp', { sizeLimit: Size.gibibytes(1) }),
-  );
+  registryMounts.tmp('registry-tmp', Size.gibibytes(1));
   if (claimName !== undefined) {
-    registryContainer.mount(
-      paths.data,
-      kplus.Volume.fromPersistentVolumeClaim(
-        chart,
-        'data-volume',
-        kplus.PersistentVolumeClaim.fromClaimName(chart, 'data-ref', claimName),
-        {
-          name: 'data',
-        },
-      ),
-    );
+    registryMounts.claim(paths.data, { volume: 'data-volume', ref: 'data-ref' }, claimName, { name: 'data' });
   }
   if (storage.driver === 'gcs' && storage.config.credentialsSecretRef !== undefined) {
     const ref = storage.config.credentialsSecretRef;
-    registryContainer.mount(
-      paths.gcsDir,
-      kplus.Volume.fromSecret(chart, 'gcs-volume', kplus.Secret.fromSecretName(chart, 'gcs-ref', ref.name), {
-        name: 'gcs-credentials',
-        items: { [ref.key]: { path: ref.key } },
-      }),
-      { readOnly: true },
-    );
+    registryMounts.secret(paths.gcsDir, { volume: 'gcs-volume', ref: 'gcs-ref' }, ref.name, {
+      name: 'gcs-credentials',
+      items: { [ref.key]: { path: ref.key } },
+    });
   }
   track(registry, 'registry');
-
-  const registryService = new kplus.Service(chart, 'registry-service', {
-    metadata: { name: n.registry },
-    ports: [{ name: 'http', port: ports.registry, targetPort: ports.registry }],
+  const registryService = componentService(workloads, 'registry-service', {
+    component: 'registry',
+    name: n.registry,
+    port: ports.registry,
   });
-  for (const [k, v] of Object.entries(selectorLabels(name, 'registry'))) registryService.selectLabel(k, v);
   track(registryService, 'registry');
 
   // --- token issuer
   const issuerHash = contentHash('token-issuer', issuerConfig, input.material.signing);
-  const issuer = new kplus.Deployment(chart, 'issuer', {
-    metadata: { name: n.issuer },
+  const { deployment: issuer, mounts: issuerMounts } = componentDeployment(workloads, {
+    id: 'issuer',
+    component: 'token-issuer',
+    name: n.issuer,
     replicas: spec.replicas > 1 ? 2 : 1,
-    select: false,
-    spread: false,
-    podMetadata: { annotations: { [annotationKeys.podConfigHash]: issuerHash } },
-    serviceAccount: kplus.ServiceAccount.fromServiceAccountName(
-      chart,
-      'issuer-sa-ref',
-      n.issuerServiceAccount,
-    ),
+    podConfigHash: issuerHash,
+    serviceAccountName: n.issuerServiceAccount,
     automountServiceAccountToken: spec.auth.serviceAccountAccess.enabled,
-    securityContext: podSecurity(),
     terminationGracePeriod: Duration.seconds(15),
-    strategy: kplus.DeploymentStrategy.rollingUpdate({
-      maxSurge: kplus.PercentOrAbsolute.absolute(1),
-      maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-    }),
-    containers: [
-      {
-        name: 'token-issuer',
-        image,
-        imagePullPolicy: pullPolicy(spec.imagePullPolicy),
-        command: ['berth-registry'],
-        args: ['token-server', paths.issuerConfig],
-        ports: [{ number: ports.issuer, name: 'http' }],
-        securityContext: securityContext(),
-        readiness: kplus.Probe.fromHttpGet('/healthz', {
-          port: ports.issuer,
-          periodSeconds: Duration.seconds(10),
-        }),
-        liveness: kplus.Probe.fromHttpGet('/healthz', {
-          port: ports.issuer,
-          periodSeconds: Duration.seconds(20),
-          failureThreshold: 3,
-        }),
-      },
-    ],
+    strategy: rollOneByOne(),
+    container: {
+      name: 'token-issuer',
+      args: ['token-server', paths.issuerConfig],
+      port: ports.issuer,
+      readiness: httpProbe('/healthz', ports.issuer, 10),
+      liveness: httpProbe('/healthz', ports.issuer, 20, 3),
+    },
   });
-  issuer.select(kplus.LabelSelector.of({ labels: selectorLabels(name, 'token-issuer') }));
-  for (const [k, v] of Object.entries(commonLabels(name, 'token-issuer'))) issuer.podMetadata.addLabel(k, v);
-  const issuerContainer = issuer.containers[0];
-  if (issuerContainer === undefined) throw new Error('cdk8s-plus lost the issuer container');
-  issuerContainer.mount(
-    paths.configDir,
-    kplus.Volume.fromConfigMap(chart, 'issuer-config-volume', configMap, {
-      name: 'config',
-      items: { 'token-server.yml': { path: 'token-server.yml' } },
-    }),
-    { readOnly: true },
-  );
-  issuerContainer.mount(
-    paths.signingDir,
-    kplus.Volume.fromSecret(
-      chart,
-      'signing-volume',
-      kplus.Secret.fromSecretName(chart, 'signing-ref-issuer', n.signingKeys),
-      {
-        name: 'token-signing',
-        defaultMode: 0o440,
-      },
-    ),
-    { readOnly: true },
-  );
+  issuerMounts.configMap(paths.configDir, 'issuer-config-volume', configMap, {
+    name: 'config',
+    items: { 'token-server.yml': { path: 'token-server.yml' } },
+  });
+  const signingIds = { volume: 'signing-volume', ref: 'signing-ref-issuer' };
+  issuerMounts.secret(paths.signingDir, signingIds, n.signingKeys, {
+    name: 'token-signing',
+    defaultMode: 0o440,
+  });
   if (input.accessTokens !== undefined) {
-    issuerContainer.mount(
-      paths.accessTokensDir,
-      kplus.Volume.fromSecret(
-        chart,
-        'access-tokens-volume',
-        kplus.Secret.fromSecretName(chart, 'access-tokens-ref', n.accessTokens),
-        {
-          name: 'access-tokens',
-          defaultMode: 0o440,
-        },
-      ),
-      { readOnly: true },
-    );
+    const ids = { volume: 'access-tokens-volume', ref: 'access-tokens-ref' };
+    issuerMounts.secret(paths.accessTokensDir, ids, n.accessTokens, {
+      name: 'access-tokens',
+      defaultMode: 0o440,
+    });
   }
-  issuerContainer.mount(
-    paths.tmp,
-    kplus.Volume.fromEmptyDir(chart, 'issuer-tmp', 'tmp', { sizeLimit: Size.mebibytes(64) }),
-  );
+  issuerMounts.tmp('issuer-tmp', Size.mebibytes(64));
   track(issuer, 'token-issuer');
-
-  const issuerService = new kplus.Service(chart, 'issuer-service', {
-    metadata: { name: n.issuer },
-    ports: [{ name: 'http', port: ports.issuer, targetPort: ports.issuer }],
+  const issuerService = componentService(workloads, 'issuer-service', {
+    component: 'token-issuer',
+    name: n.issuer,
+    port: ports.issuer,
   });
-  for (const [k, v] of Object.entries(selectorLabels(name, 'token-issuer'))) issuerService.selectLabel(k, v);
   track(issuerService, 'token-issuer');
 
   // --- Ingress
