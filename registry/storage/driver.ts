@@ -62,6 +62,13 @@ export interface StorageDriver {
   copyTo?(path: string, destination: Writable, options?: ReadOptions): Promise<void>;
   /** Opens a writer; with append, continues an object left by FileWriter.close(). */
   writer(path: string, append: boolean): Promise<FileWriter>;
+  /**
+   * Optional: a fresh writer whose content appears at `path` only on commit(), whole, and whose cancel() leaves
+   * whatever was at `path` before untouched (close() is not for it). Object stores can (S3: a multipart
+   * upload); it lets a push whose whole body arrives in one request go straight to the blob's final key,
+   * where otherwise the verified upload is copied there (a second full write on an object store).
+   */
+  stagedWriter?(path: string): Promise<FileWriter>;
   /** Throws PathNotFoundError. Directories are implied by objects below them on object stores. */
   stat(path: string): Promise<FileInfo>;
   /** Direct children of a directory, as absolute paths. Throws PathNotFoundError when empty/missing. */

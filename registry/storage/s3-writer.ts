@@ -12,6 +12,9 @@
 //   object as it is (the usual final PUT of an upload whose data came in one PATCH).
 // - Until a session publishes, the previous object stays intact; a failed session aborts its multipart upload.
 //
+// - A staged session (a whole blob written straight to its final key, see StorageDriver.stagedWriter) publishes
+//   only on commit; its cancel() aborts the multipart upload and leaves the key alone.
+//
 // Each resumed session costs one server-side copy of what is already stored. The common push (one PATCH,
 // then a PUT without a body) copies nothing; an upload sent as many large chunks copies its data once per chunk.
 import {
@@ -69,13 +72,18 @@ export class S3FileWriter implements FileWriter {
   private error: unknown;
   private readonly state: WriterState;
 
+  /** A staged session (StorageDriver.stagedWriter): cancel() leaves what was at the key before. */
+  private readonly staged: boolean;
+
   constructor(
     target: S3Target,
     path: string,
     key: string,
     base: ExistingObject | undefined,
     append: boolean,
+    staged = false,
   ) {
+    this.staged = staged;
     this.target = target;
     this.path = path;
     this.key = key;
@@ -116,6 +124,8 @@ export class S3FileWriter implements FileWriter {
     if (!this.state.beginCancel()) return;
     this.buffer.release();
     await this.abortUpload();
+    // Nothing of a staged session was published: the object at the key (if any) is someone else's.
+    if (this.staged) return;
     try {
       await this.target.client.send(new DeleteObjectCommand({ Bucket: this.target.bucket, Key: this.key }));
     } catch (err) {

@@ -443,6 +443,12 @@ export class S3Driver implements StorageDriver, S3Target {
     return new S3FileWriter(this, path, this.key(path), base, append);
   }
 
+  stagedWriter(path: string): Promise<FileWriter> {
+    checkPath(driverName, path);
+    if (path === '/') return Promise.reject(new InvalidPathError(driverName, path));
+    return Promise.resolve(new S3FileWriter(this, path, this.key(path), undefined, false, true));
+  }
+
   async stat(path: string): Promise<FileInfo> {
     checkPath(driverName, path);
     if (path !== '/') {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildScratchImage, removeClientState, skopeo, type ScratchImage } from '../harness/clients.ts';
@@ -25,6 +26,8 @@ import { catalog, listTags } from '../harness/registry-api.ts';
 import type { ConfigObject, RunningRegistry } from '../harness/registry.ts';
 import { failureReport } from '../harness/report.ts';
 import { makeTempDir, removeTempDir } from '../harness/tmp.ts';
+import { waitFor } from '../harness/wait.ts';
+import { errorCode, pushBlob, sha256 } from '../registry/client.ts';
 import { assertPulls, assertServes } from '../harness/verify.ts';
 import { startS3Proxy, type ProxiedRequest, type S3Proxy } from './s3-proxy.ts';
 
@@ -206,6 +209,76 @@ describe('Berth and Distribution serving one MinIO bucket', () => {
       );
     }
   });
+
+  it(
+    'writes a whole-blob push straight to its key, publishing nothing unless the digest matches',
+    step,
+    async () => {
+      const { minio, proxy, berth } = env();
+      const content = randomBytes(12 * 1024 * 1024 + 17);
+      const digest = sha256(content);
+      const blobKey = `blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`;
+      proxy.requests.length = 0;
+      assert.equal(await pushBlob(berth.url, 'staged/app', content), digest);
+      // Straight to the key as a multipart upload: no server-side copy from the upload into the blob store.
+      const copies = proxy.requests.filter((r) => r.headers['x-amz-copy-source'] !== undefined);
+      assert.deepEqual(
+        copies.map((r) => r.url),
+        [],
+        'a server-side copy',
+      );
+      assert.ok(
+        proxy.requests.some(
+          (r) => r.method === 'PUT' && r.url.includes(blobKey) && r.url.includes('partNumber='),
+        ),
+        'parts uploaded to the blob key',
+      );
+      const served = await fetch(`${berth.url}/v2/staged/app/blobs/${digest}`, { redirect: 'manual' });
+      await served.body?.cancel();
+      assert.equal(served.status, 307);
+      const direct = await fetch(served.headers.get('location') ?? '');
+      assert.ok(Buffer.from(await direct.arrayBuffer()).equals(content), 'the stored blob is the pushed one');
+
+      // A wrong digest: 400 DIGEST_INVALID and nothing under the digest it claimed.
+      const claimed = sha256(Buffer.from('something else'));
+      const wrong = await fetch(`${berth.url}/v2/staged/app/blobs/uploads/?digest=${claimed}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: content,
+      });
+      assert.equal(wrong.status, 400);
+      assert.equal(await errorCode(wrong), 'DIGEST_INVALID');
+      const missing = await fetch(`${berth.url}/v2/staged/app/blobs/${claimed}`, { method: 'HEAD' });
+      assert.equal(missing.status, 404);
+
+      // A push of the same blob cut off half way leaves the stored copy as it was.
+      const { hostname, port } = new URL(berth.url);
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({
+          hostname,
+          port,
+          method: 'POST',
+          path: `/v2/staged/app/blobs/uploads/?digest=${digest}`,
+          headers: { 'Content-Length': String(content.length), 'Content-Type': 'application/octet-stream' },
+        });
+        req.on('error', () => resolve());
+        req.write(content.subarray(0, 6 * 1024 * 1024), () => {
+          setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 300);
+        });
+      });
+      await waitFor('the cut-off push to abort its multipart upload', async () =>
+        (await openUploads(minio, root.slice(1))) === 0 ? true : undefined,
+      );
+      const again = await fetch(`${berth.url}/v2/staged/app/blobs/${digest}`, { redirect: 'manual' });
+      await again.body?.cancel();
+      assert.equal(again.status, 307);
+      const still = await fetch(again.headers.get('location') ?? '');
+      assert.ok(Buffer.from(await still.arrayBuffer()).equals(content), 'the stored copy survived');
+    },
+  );
 });
 
 describe('docker engine against Berth on S3', () => {
