@@ -17,6 +17,7 @@ import { UploadStore } from './store/uploads.ts';
 import { ManifestStore } from './store/manifests.ts';
 import { buildRegistryApp } from './http/app.ts';
 import type { RegistrySettings, Services } from './http/context.ts';
+import { BlobDescriptorCache } from './store/blob-descriptors.ts';
 import { openAccess, type Authorizer } from './auth/types.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
 import { UploadPurger, uploadPurgingSettings } from './gc/upload-purger.ts';
@@ -95,6 +96,9 @@ export async function buildRegistry(
     manifests: new ManifestStore(blobs),
     authorizer: await createAuthorizer(config, log),
     settings: () => settings,
+    ...(config.storage.cache.blobdescriptor === 'inmemory'
+      ? { descriptors: new BlobDescriptorCache(config.storage.cache.blobdescriptorsize) }
+      : {}),
   };
 
   const https = config.http.tls?.certificate
@@ -166,6 +170,8 @@ export async function buildRegistry(
         const wasReadOnly = settings.readOnly;
         config = next.config;
         settings = settingsFrom(next.config, next.revision);
+        // A GC may run in (or has just ended) a read-only window: nothing cached before it can be trusted.
+        if (settings.readOnly !== wasReadOnly) services.descriptors?.clear();
         log.info(
           { revision: next.revision, readOnly: settings.readOnly, wasReadOnly },
           'configuration reloaded',

@@ -1,7 +1,7 @@
 // Blob GET/HEAD/DELETE (end-2, end-10). HEAD only stats storage; GET streams, honouring a single Range.
 import { RegistryError } from '../errors.ts';
 import { parseDigest } from '../digest.ts';
-import { repository, type Handler } from './context.ts';
+import { repository, type Handler, type Services } from './context.ts';
 import { parseRangeHeader } from './ranges.ts';
 import type { Route } from './routes.ts';
 
@@ -11,11 +11,29 @@ function blobUnknown(digest: string): RegistryError {
   return new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { detail: { digest } });
 }
 
+/** Whether the repository links the blob, and its size: from the descriptor cache when it may be used. */
+async function describeBlob(
+  services: Services,
+  name: string,
+  digest: string,
+): Promise<{ linked: boolean; size: number | null }> {
+  // Never while read-only: that is when GC may delete behind this process (see blob-descriptors.ts).
+  const cache = services.settings().readOnly ? undefined : services.descriptors;
+  const [linked, size] = await Promise.all([
+    cache?.linked(name, digest) === true ? true : repository(services, name).hasLayer(digest),
+    cache?.size(digest) ?? services.blobs.size(digest),
+  ]);
+  if (cache && linked && size !== null) {
+    cache.rememberLink(name, digest);
+    cache.rememberSize(digest, size);
+  }
+  return { linked, size };
+}
+
 export const getBlob: Handler<BlobRoute> = async ({ request, reply, route, services }) => {
   const { digest, name } = route;
   parseDigest(digest);
-  const repo = repository(services, name);
-  const [linked, size] = await Promise.all([repo.hasLayer(digest), services.blobs.size(digest)]);
+  const { linked, size } = await describeBlob(services, name, digest);
   if (!linked || size === null) throw blobUnknown(digest);
 
   if (!services.settings().redirectDisabled) {
@@ -68,6 +86,7 @@ export const deleteBlob: Handler<BlobRoute> = async ({ reply, route, services })
   const repo = repository(services, name);
   if (!(await repo.hasLayer(digest))) throw blobUnknown(digest);
   await repo.unlinkLayer(digest);
+  services.descriptors?.forgetLink(name, digest);
   reply.code(202).header('Docker-Content-Digest', digest).header('Content-Length', '0');
   return reply.send();
 };

@@ -4,6 +4,7 @@ import type { StorageDriver } from '../storage/driver.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import type { UploadStore } from '../store/uploads.ts';
 import type { ManifestStore } from '../store/manifests.ts';
+import type { BlobDescriptorCache } from '../store/blob-descriptors.ts';
 import { Repository } from '../store/repository.ts';
 import type { AuthContext, Authorizer } from '../auth/types.ts';
 import type { Route } from './routes.ts';
@@ -25,6 +26,8 @@ export interface Services {
   manifests: ManifestStore;
   authorizer: Authorizer;
   settings: () => RegistrySettings;
+  /** `storage.cache.blobdescriptor: inmemory`; see blob-descriptors.ts for when it may be used. */
+  descriptors?: BlobDescriptorCache;
 }
 
 export function repository(services: Services, name: string): Repository {
