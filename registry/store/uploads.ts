@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
-import { isPathNotFound, type StorageDriver } from '../storage/driver.ts';
+import { isPathNotFound, type FileWriter, type StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';
 import { newHash, type DigestAlgorithm } from '../digest.ts';
 import type { BlobStore } from './blob-store.ts';
@@ -155,19 +155,9 @@ export class UploadStore {
     if (!stagedWriter) throw new Error('completeStaged needs a driver with stagedWriter');
     const writer = await stagedWriter.call(this.driver, paths.blobDataPath(digest));
     const hash = newHash(algorithm);
-    let received = 0;
+    let received: number;
     try {
-      for await (const chunk of body) {
-        hash.update(chunk);
-        received += chunk.length;
-        await writer.write(chunk);
-      }
-      if (length !== undefined && received !== length) {
-        throw new RegistryError(
-          'SIZE_INVALID',
-          `received ${received} bytes but Content-Length was ${length}`,
-        );
-      }
+      received = await streamInto(writer, body, hash, length);
       const actual = `${algorithm}:${hash.digest('hex')}`;
       if (actual !== digest) {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
@@ -223,19 +213,9 @@ export class UploadStore {
       this.remember(key, state);
     }
     const writer = await this.driver.writer(paths.uploadDataPath(name, id), true);
-    let received = 0;
+    let received: number;
     try {
-      for await (const chunk of body) {
-        state?.hash.update(chunk);
-        received += chunk.length;
-        await writer.write(chunk);
-      }
-      if (length !== undefined && received !== length) {
-        throw new RegistryError(
-          'SIZE_INVALID',
-          `received ${received} bytes but Content-Length was ${length}`,
-        );
-      }
+      received = await streamInto(writer, body, state?.hash, length);
     } catch (err) {
       // The stored data may now be ahead of the hash: forget it and rebuild from storage if the client resumes.
       this.hashStates.delete(key);
@@ -287,3 +267,22 @@ function unknownUpload(id: string): RegistryError {
 }
 
 async function* emptyBody(): AsyncIterable<Uint8Array> {}
+
+/** Writes a request body into `writer`, hashing it on the way; checks it against Content-Length. */
+async function streamInto(
+  writer: FileWriter,
+  body: AsyncIterable<Uint8Array>,
+  hash: Hash | undefined,
+  length: number | undefined,
+): Promise<number> {
+  let received = 0;
+  for await (const chunk of body) {
+    hash?.update(chunk);
+    received += chunk.length;
+    await writer.write(chunk);
+  }
+  if (length !== undefined && received !== length) {
+    throw new RegistryError('SIZE_INVALID', `received ${received} bytes but Content-Length was ${length}`);
+  }
+  return received;
+}
