@@ -350,8 +350,12 @@ describe('ServiceAccount logins to the token issuer, against the real kube-apise
         (res.body['errors'] as { code?: string }[] | undefined)?.map((e) => e.code),
         ['UNAVAILABLE'],
       );
-      const issuerLog = undelegated.output();
-      assert.match(issuerLog, /TokenReview answered HTTP 403/);
+      // The issuer's log reaches its stdout pipe a moment after the response.
+      const server = undelegated;
+      const issuerLog = await waitFor('the issuer to log the refused TokenReview', async () => {
+        const out = server.output();
+        return /TokenReview answered HTTP 403/.test(out) ? out : undefined;
+      });
       assert.ok(!issuerLog.includes(builderToken), 'the reviewed token was logged');
     },
   );
@@ -362,7 +366,10 @@ describe('ServiceAccount logins to the token issuer, against the real kube-apise
     const res = await login(untrusting, 'serviceaccount', builderToken, ['repository:team-a/app:pull']);
     assert.equal(res.status, 503, why(res));
     assert.equal(res.body['token'], undefined);
-    assert.match(untrusting.output(), /TokenReview request failed: .*certificate/i);
+    const server = untrusting;
+    await waitFor('the issuer to log the failed TLS handshake', async () =>
+      /TokenReview request failed: .*certificate/i.test(server.output()) ? true : undefined,
+    );
   });
 
   // The refusal takes up to cacheSeconds plus the API server's own cache of successful token
