@@ -24,12 +24,12 @@ import {
 } from '@azure/storage-blob';
 import type { TokenCredential } from '@azure/core-auth';
 import {
+  emptyRead,
+  checkReadRange,
   checkMovePaths,
   childPaths,
   boundedOption,
-  checkOffset,
   checkPath,
-  InvalidOffsetError,
   InvalidPathError,
   PathNotFoundError,
   StorageDriverError,
@@ -238,17 +238,10 @@ export class AzureDriver implements StorageDriver, AzureTarget {
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
     checkPath(driverName, path);
     if (path === '/') throw new PathNotFoundError(driverName, path);
-    const offset = options.offset ?? 0;
-    checkOffset(driverName, path, offset);
-    if (options.end !== undefined) checkOffset(driverName, path, options.end);
-    if (options.end !== undefined && options.end < offset) {
-      // Nothing to read, but the blob must exist and the offset must be inside it.
-      const { size } = await this.headFile(path);
-      if (offset > size) throw new InvalidOffsetError(driverName, path, offset);
-      return Readable.from([], { objectMode: false });
-    }
-    const whole = offset === 0 && options.end === undefined;
-    const count = options.end === undefined ? undefined : options.end - offset + 1;
+    const { offset, end, whole, empty } = checkReadRange(driverName, path, options);
+    const size = async (): Promise<number> => (await this.headFile(path)).size;
+    if (empty) return emptyRead(driverName, path, offset, size);
+    const count = end === undefined ? undefined : end - offset + 1;
     try {
       const res = await this.blockBlob(path).download(whole ? undefined : offset, count);
       const body = res.readableStreamBody;
@@ -258,9 +251,7 @@ export class AzureDriver implements StorageDriver, AzureTarget {
     } catch (err) {
       if (!whole && (errorCode(err) === 'InvalidRange' || httpStatus(err) === 416)) {
         // 416: the offset is at or past the end (or the blob is empty).
-        const { size } = await this.headFile(path);
-        if (offset > size) throw new InvalidOffsetError(driverName, path, offset);
-        return Readable.from([], { objectMode: false });
+        return emptyRead(driverName, path, offset, size);
       }
       throw driverError(path, 'read', err);
     }

@@ -5,7 +5,7 @@
 // (e.g. `/docker/registry/v2/blobs/sha256/ab/<hex>/data`). The interface assumes neither rename nor append from
 // the backend: `move` may be copy+delete, and a `FileWriter` opened with `append` may be implemented with
 // multipart uploads or composed segments.
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 
 export interface FileInfo {
   path: string;
@@ -168,6 +168,37 @@ export function checkPath(driver: string, path: string): void {
 /** Throws InvalidOffsetError unless `value` is a whole, non-negative byte offset. */
 export function checkOffset(driver: string, path: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new InvalidOffsetError(driver, path, value);
+}
+
+/** A read's byte range, checked. `empty`: the end lies before the offset, so nothing is to be read. */
+export interface ReadRange {
+  offset: number;
+  end: number | undefined;
+  /** The whole object: no Range header to send. */
+  whole: boolean;
+  empty: boolean;
+}
+
+export function checkReadRange(driver: string, path: string, options: ReadOptions): ReadRange {
+  const offset = options.offset ?? 0;
+  const { end } = options;
+  checkOffset(driver, path, offset);
+  if (end !== undefined) checkOffset(driver, path, end);
+  return { offset, end, whole: offset === 0 && end === undefined, empty: end !== undefined && end < offset };
+}
+
+/**
+ * A read that yields no bytes on an object store (an end before the offset, or the store's 416 for an offset
+ * at or past the end): as on the filesystem, the object must exist and the offset must not lie past its end.
+ */
+export async function emptyRead(
+  driver: string,
+  path: string,
+  offset: number,
+  size: () => Promise<number>,
+): Promise<Readable> {
+  if (offset > (await size())) throw new InvalidOffsetError(driver, path, offset);
+  return Readable.from([], { objectMode: false });
 }
 
 /** A numeric driver option, or its default, within [min, max]; the error names the option. */

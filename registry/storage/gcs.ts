@@ -22,11 +22,11 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
 import {
+  emptyRead,
+  checkReadRange,
   checkMovePaths,
   childPaths,
-  checkOffset,
   checkPath,
-  InvalidOffsetError,
   InvalidPathError,
   PathNotFoundError,
   StorageDriverError,
@@ -222,24 +222,15 @@ export class GcsDriver implements StorageDriver, GcsTarget {
 
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
     checkPath(driverName, path);
-    const offset = options.offset ?? 0;
-    checkOffset(driverName, path, offset);
-    if (options.end !== undefined) checkOffset(driverName, path, options.end);
-    if (options.end !== undefined && options.end < offset) {
-      // Nothing to read, but the object must exist and the offset must be inside it.
-      const { size } = await this.headFile(path);
-      if (offset > size) throw new InvalidOffsetError(driverName, path, offset);
-      return Readable.from([], { objectMode: false });
-    }
-    const range =
-      offset === 0 && options.end === undefined ? undefined : `bytes=${offset}-${options.end ?? ''}`;
+    const { offset, end, whole, empty } = checkReadRange(driverName, path, options);
+    const size = async (): Promise<number> => (await this.headFile(path)).size;
+    if (empty) return emptyRead(driverName, path, offset, size);
+    const range = whole ? undefined : `bytes=${offset}-${end ?? ''}`;
     const res = await this.media(path, range);
     if (res.status === 416) {
       // At or past the end (or the object is empty).
       await res.body?.cancel();
-      const { size } = await this.headFile(path);
-      if (offset > size) throw new InvalidOffsetError(driverName, path, offset);
-      return Readable.from([], { objectMode: false });
+      return emptyRead(driverName, path, offset, size);
     }
     if (range !== undefined && res.status !== 206) {
       await res.body?.cancel();

@@ -31,12 +31,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
+  emptyRead,
+  checkReadRange,
   checkMovePaths,
   childPaths,
   boundedOption,
-  checkOffset,
   checkPath,
-  InvalidOffsetError,
   InvalidPathError,
   PathNotFoundError,
   StorageDriverError,
@@ -350,17 +350,10 @@ export class S3Driver implements StorageDriver, S3Target {
 
   async reader(path: string, options: ReadOptions = {}): Promise<Readable> {
     checkPath(driverName, path);
-    const offset = options.offset ?? 0;
-    checkOffset(driverName, path, offset);
-    if (options.end !== undefined) checkOffset(driverName, path, options.end);
-    if (options.end !== undefined && options.end < offset) {
-      // Nothing to read, but the object must exist and the offset must be inside it.
-      const { size } = await this.headFile(path);
-      if (offset > size) throw new InvalidOffsetError(driverName, path, offset);
-      return Readable.from([], { objectMode: false });
-    }
-    const range =
-      offset === 0 && options.end === undefined ? undefined : `bytes=${offset}-${options.end ?? ''}`;
+    const { offset, end, whole, empty } = checkReadRange(driverName, path, options);
+    const size = async (): Promise<number> => (await this.headFile(path)).size;
+    if (empty) return emptyRead(driverName, path, offset, size);
+    const range = whole ? undefined : `bytes=${offset}-${end ?? ''}`;
     try {
       const res = await this.client.send(
         new GetObjectCommand({
@@ -376,9 +369,7 @@ export class S3Driver implements StorageDriver, S3Target {
     } catch (err) {
       if (range !== undefined && (errorName(err) === 'InvalidRange' || httpStatus(err) === 416)) {
         // 416: the offset is at or past the end (or the object is empty).
-        const { size } = await this.headFile(path);
-        if (offset > size) throw new InvalidOffsetError(driverName, path, offset);
-        return Readable.from([], { objectMode: false });
+        return emptyRead(driverName, path, offset, size);
       }
       throw driverError(path, 'GetObject', err);
     }
@@ -392,12 +383,9 @@ export class S3Driver implements StorageDriver, S3Target {
    */
   async copyTo(path: string, destination: Writable, options: ReadOptions = {}): Promise<void> {
     checkPath(driverName, path);
-    const offset = options.offset ?? 0;
-    checkOffset(driverName, path, offset);
-    const end = options.end;
-    if (end !== undefined) checkOffset(driverName, path, end);
+    const { offset, end, empty } = checkReadRange(driverName, path, options);
     let sent = 0;
-    if (end === undefined || end >= offset) {
+    if (!empty) {
       let url: string;
       try {
         url = await getSignedUrl(
