@@ -41,36 +41,10 @@ fi
 # --- OCI conformance tool ---------------------------------------------------------------------------
 # The conformance module has no release tags of its own; this pseudo-version (main, 2026-08-31) is the
 # build the module proxy serves. It includes the referrers tests (OCI_API_REFERRER).
-conformance_module="github.com/opencontainers/distribution-spec/conformance"
-conformance_version="v0.0.0-20260831232431-97274622c111"
-
-bin_dir="$repo_root/.cache/bin"
-conformance_bin="$bin_dir/oci-conformance"
-conformance_stamp="$bin_dir/oci-conformance.version"
-
-if [[ -x "$conformance_bin" && -f "$conformance_stamp" && "$(cat "$conformance_stamp")" == "$conformance_version" ]]; then
-  echo "install-system: oci-conformance $conformance_version present"
-else
-  if ! command -v go >/dev/null; then
-    echo "install-system: the Go toolchain (go) is required to build the OCI conformance tool" >&2
-    exit 1
-  fi
-  echo "install-system: building oci-conformance $conformance_version"
-  mkdir -p "$bin_dir"
-  gobin="$(mktemp -d "$bin_dir/.gobin.XXXXXX")"
-  trap 'rm -rf "$gobin"' EXIT
-  # Go's own module and build caches (outside the clone) are shared by every checkout on the machine, so a
-  # fresh clone in CI rebuilds from warm caches; -modcacherw keeps the module cache deletable with rm -rf.
-  GOBIN="$gobin" \
-    GOFLAGS="-modcacherw -buildvcs=false" \
-    GOTOOLCHAIN=local \
-    CGO_ENABLED=0 \
-    go install "$conformance_module@$conformance_version"
-  mv -f "$gobin/conformance" "$conformance_bin"
-  echo "$conformance_version" >"$conformance_stamp"
-  rm -rf "$gobin"
-  trap - EXIT
-fi
+# shellcheck source=test/tools/go-install.sh
+source "$repo_root/test/tools/go-install.sh"
+go_install_pinned install-system oci-conformance conformance \
+  github.com/opencontainers/distribution-spec/conformance v0.0.0-20260831232431-97274622c111
 
 bash "$repo_root/test/tools/install-minio.sh"
 bash "$repo_root/test/tools/install-fake-gcs.sh"
