@@ -118,7 +118,8 @@ export class UploadStore {
     try {
       const { size: before } = await this.status(name, id);
       if (before === 0 && body !== null && this.driver.stagedWriter) {
-        return await this.completeStaged(name, id, digest, algorithm, body, length);
+        const writer = await this.driver.stagedWriter(paths.blobDataPath(digest));
+        return await this.completeStaged(name, id, digest, algorithm, writer, body, length);
       }
       const size = await this.write(name, id, key, before, body ?? emptyBody(), length, true);
       const actual = await this.finalDigest(name, id, key, size, algorithm);
@@ -137,7 +138,7 @@ export class UploadStore {
   }
 
   /**
-   * The whole blob in this one request, on a driver with staged writers: written straight to its final key,
+   * The whole blob in this one request, into `writer`, a staged writer at its final key: written straight there,
    * hashed on the way, published only when the digest matches. This saves the object store a full copy of
    * the blob from the upload to the blob store, the larger part of a big push's commit. A push cut short or
    * with the wrong digest publishes nothing, and a copy already at the key (an earlier or concurrent push of
@@ -148,12 +149,10 @@ export class UploadStore {
     id: string,
     digest: string,
     algorithm: DigestAlgorithm,
+    writer: FileWriter,
     body: AsyncIterable<Uint8Array>,
     length: number | undefined,
   ): Promise<number> {
-    const { stagedWriter } = this.driver;
-    if (!stagedWriter) throw new Error('completeStaged needs a driver with stagedWriter');
-    const writer = await stagedWriter.call(this.driver, paths.blobDataPath(digest));
     const hash = newHash(algorithm);
     let received: number;
     try {
