@@ -23,7 +23,7 @@ import * as paths from '../storage/paths.ts';
 import { readLink } from '../store/links.ts';
 import { forEachConcurrent, type Limiter } from './limit.ts';
 import { manifestReferences, type ManifestReferences } from './references.ts';
-import { listDir, listLinkDigests } from './walk.ts';
+import { filesNamed, listDir, listLinkDigests } from './walk.ts';
 
 export interface MarkContext {
   driver: StorageDriver;
@@ -89,17 +89,10 @@ async function listRevisions(ctx: MarkContext, repository: string): Promise<Revi
     return digests.map((digest) => ({ digest, linked: false }));
   }
   const revisions: Revision[] = [];
-  try {
-    await ctx.io.run(() =>
-      ctx.driver.walk(root, (info) => {
-        if (info.isDir || !info.path.endsWith('/link')) return;
-        const [algorithm, hex, ...rest] = info.path.slice(root.length + 1).split('/');
-        const digest = `${algorithm ?? ''}:${hex ?? ''}`;
-        if (rest.length === 1 && isDigest(digest)) revisions.push({ digest, linked: true });
-      }),
-    );
-  } catch (err) {
-    if (!isPathNotFound(err)) throw err;
+  for (const link of await filesNamed(ctx.driver, ctx.io, root, 'link')) {
+    const [algorithm, hex, ...rest] = link.dir.split('/');
+    const digest = `${algorithm ?? ''}:${hex ?? ''}`;
+    if (rest.length === 0 && isDigest(digest)) revisions.push({ digest, linked: true });
   }
   return revisions;
 }

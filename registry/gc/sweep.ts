@@ -12,7 +12,7 @@ import { deleteIfExists } from '../store/links.ts';
 import { forEachConcurrent, type Limiter } from './limit.ts';
 import type { Candidate } from './mark.ts';
 import type { GcDeletion } from './summary.ts';
-import { listDir, listLinkDigests, listPrefixBlobs, type BlobPrefix } from './walk.ts';
+import { filesNamed, listDir, listLinkDigests, listPrefixBlobs, type BlobPrefix } from './walk.ts';
 
 export interface SweepContext {
   driver: StorageDriver;
@@ -109,19 +109,11 @@ async function unmarkedBlobs(
   if (ctx.driver.flatWalk) {
     const dir = `${paths.blobsRoot}/${prefix.algorithm}/${prefix.prefix}`;
     let scanned = 0;
-    try {
-      await ctx.io.run(() =>
-        ctx.driver.walk(dir, (info) => {
-          if (info.isDir || !info.path.endsWith('/data')) return;
-          const hex = info.path.slice(dir.length + 1, -'/data'.length);
-          const digest = `${prefix.algorithm}:${hex}`;
-          if (!hex.startsWith(prefix.prefix) || !isDigest(digest)) return;
-          scanned++;
-          if (!ctx.marked.has(digest)) doomed.push({ digest, size: info.size });
-        }),
-      );
-    } catch (err) {
-      if (!isPathNotFound(err)) throw err;
+    for (const blob of await filesNamed(ctx.driver, ctx.io, dir, 'data')) {
+      const digest = `${prefix.algorithm}:${blob.dir}`;
+      if (!blob.dir.startsWith(prefix.prefix) || !isDigest(digest)) continue;
+      scanned++;
+      if (!ctx.marked.has(digest)) doomed.push({ digest, size: blob.size });
     }
     return { doomed, scanned };
   }

@@ -8,7 +8,7 @@
 //
 // Blobs: `blobs/<algorithm>/<first two hex>/<hex>/data`. Only directories whose name is a valid digest of
 // that algorithm and that sit under the right two-character prefix are blobs; anything else is left alone.
-import type { StorageDriver } from '../storage/driver.ts';
+import { isPathNotFound, type StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';
 import { listNames } from '../store/links.ts';
 import { isDigest } from '../digest.ts';
@@ -93,6 +93,32 @@ export async function listLinkDigests(driver: StorageDriver, io: Limiter, root: 
     }
   }
   return result;
+}
+
+/**
+ * The files named `name` below `dir`, from one flat walk (for drivers with `flatWalk`): each one's directory
+ * relative to `dir` (`a/b` for `<dir>/a/b/<name>`) and its size. A missing `dir` holds none.
+ */
+export async function filesNamed(
+  driver: StorageDriver,
+  io: Limiter,
+  dir: string,
+  name: string,
+): Promise<{ dir: string; size: number }[]> {
+  const suffix = `/${name}`;
+  const files: { dir: string; size: number }[] = [];
+  try {
+    await io.run(() =>
+      driver.walk(dir, (info) => {
+        if (!info.isDir && info.path.endsWith(suffix)) {
+          files.push({ dir: info.path.slice(dir.length + 1, -suffix.length), size: info.size });
+        }
+      }),
+    );
+  } catch (err) {
+    if (!isPathNotFound(err)) throw err;
+  }
+  return files;
 }
 
 /** A two-character directory of the blob store (`blobs/<algorithm>/<prefix>`): the sweep's unit of work. */
