@@ -14,7 +14,6 @@ import { dump, load } from 'js-yaml';
 import {
   createAccessToken,
   issueToken,
-  requireOpenssl,
   startTokenServer,
   waitForLogin,
   tokenAuthConfig,
@@ -51,7 +50,6 @@ describe('signing-key rotation without a registry restart', () => {
   const signing = { key: '', certificate: '' };
 
   before(async () => {
-    await requireOpenssl();
     dir = await makeTempDir('rotation');
     [oldKey, newKey] = await Promise.all([writeSigningKeyPair(dir, 'old'), writeSigningKeyPair(dir, 'new')]);
     // The issuer's own key files, replaced in step 2.

@@ -1,4 +1,4 @@
-// Token auth as users run it, for the e2e tests: signing keys made by `openssl` (registry/auth/keypair.ts), the
+// Token auth as users run it, for the e2e tests: signing keys made in process (registry/auth/keypair.ts), the
 // issuer as a real `berth-registry token-server CONFIG` process, access tokens made with
 // `berth-registry access-token create`, the registry as `berth-registry serve CONFIG` with `auth.token`, and
 // `berth-registry standalone` (what `npm start` runs) with the admin token it prints.
@@ -18,17 +18,6 @@ import { httpStatus, waitFor } from './wait.ts';
 
 export const authService = 'berth-e2e-registry';
 export const authIssuer = 'berth-e2e-issuer';
-
-/** openssl is what makes the issuer's certificate; say so plainly when it is missing. */
-export async function requireOpenssl(): Promise<void> {
-  const probe = await exec('openssl', ['version'], { check: false }).catch((err: unknown) => {
-    throw new Error(
-      `token-auth tests need the openssl command (it makes the issuer's certificate): ${(err as Error).message}`,
-      { cause: err },
-    );
-  });
-  if (probe.code !== 0) throw new Error(`openssl version failed: ${probe.stderr}`);
-}
 
 export interface KeyFiles {
   key: string;
@@ -175,7 +164,6 @@ export interface AuthStack {
  * `auth.token` pointing at it, sharing one keypair (the registry holds only the certificate).
  */
 export async function startAuthStack(opts: { public?: string[] } = {}): Promise<AuthStack> {
-  await requireOpenssl();
   const keyDir = await makeTempDir('keys');
   const keys = await writeSigningKeyPair(keyDir, 'token');
   const issuer = await startTokenServer({ keys, ...(opts.public ? { public: opts.public } : {}) });
@@ -237,7 +225,6 @@ export async function startStandalone(
   dataDir: string,
   opts: { wildcard?: boolean } = {},
 ): Promise<RunningStandalone> {
-  await requireOpenssl();
   const node = requireTool('node');
   const port = await freePort();
   // wildcard: `--addr :PORT` as `npm start` (`:5000`), reached as localhost:PORT like `docker login localhost:5000`.

@@ -2,12 +2,12 @@
 // loopback port with its data in a temp dir. Its built-in KMS key makes server-side encryption testable.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Agent, get as httpsGet } from 'node:https';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createCertificate, generatePrivateKey } from '../../registry/auth/keypair.ts';
 import { spawnDaemon, describeExit } from './daemon.ts';
-import { exec } from './exec.ts';
 import { freePort } from './ports.ts';
 import { makeTempDir, removeTempDir } from './tmp.ts';
 import { repoRoot } from './tools.ts';
@@ -16,7 +16,7 @@ import { httpStatus, waitFor } from './wait.ts';
 export const minioBinary = path.join(repoRoot, '.cache/bin/minio');
 
 export interface MinioOptions {
-  /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (made with openssl). */
+  /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (registry/auth/keypair.ts). */
   tls?: boolean;
 }
 
@@ -46,27 +46,16 @@ export function requireMinio(): string {
 
 /** A self-signed certificate for 127.0.0.1 where MinIO looks for it (`--certs-dir`). */
 async function makeCertificate(certsDir: string): Promise<void> {
-  await exec('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    path.join(certsDir, 'private.key'),
-    '-out',
-    path.join(certsDir, 'public.crt'),
-  ]).catch((err: unknown) => {
-    throw new Error(`a TLS MinIO needs the openssl command (install-system.sh installs it): ${String(err)}`);
+  const privateKeyPem = (await generatePrivateKey('ES256'))
+    .export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+  const certificatePem = await createCertificate(privateKeyPem, {
+    commonName: '127.0.0.1',
+    subjectAltNames: ['IP:127.0.0.1'],
+    days: 1,
   });
+  await writeFile(path.join(certsDir, 'private.key'), privateKeyPem, { mode: 0o600 });
+  await writeFile(path.join(certsDir, 'public.crt'), certificatePem);
 }
 
 /** The status of a GET; self-signed certificates are accepted (the harness made them). */

@@ -13,7 +13,6 @@ import { decodeJwt } from 'jose';
 import {
   authIssuer,
   authService,
-  requireOpenssl,
   startTokenServer,
   tokenAuthConfig,
   writeSigningKeyPair,
@@ -142,7 +141,6 @@ describe('ServiceAccount logins to the token issuer, against the real kube-apise
   }
 
   before(async () => {
-    await requireOpenssl();
     dir = await makeTempDir('sa-login');
     keys = await writeSigningKeyPair(dir, 'token');
     const t0 = Date.now();

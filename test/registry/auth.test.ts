@@ -1,4 +1,4 @@
-// Token auth through the HTTP API, in process: the real token issuer on a loopback port (keys from openssl,
+// Token auth through the HTTP API, in process: the real token issuer on a loopback port (keys made in process,
 // access tokens in a file) and the registry app verifying its tokens. Every token here comes from the issuer
 // through the Docker token flow (challenge → realm → retry), never minted by the test.
 import { after, before, describe, it } from 'node:test';
