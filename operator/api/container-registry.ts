@@ -217,14 +217,17 @@ export const ingressSchema = withRules(
   describe(
     z.strictObject({
       enabled: describe(z.boolean().default(false), 'Create an Ingress for the registry.'),
-      className: describe(z.string().min(1).max(253).optional(), 'IngressClass; unset: the cluster default.'),
+      className: describe(
+        z.string().min(1).max(253).optional(),
+        'IngressClass; unset: the cluster default. Picks the default annotations large pushes need: nginx (also when unset) and traefik get them, any other class none.',
+      ),
       host: describe(
         hostnameSchema.optional(),
         'Host name clients use (docker login <host>). Required when enabled.',
       ),
       annotations: describe(
         z.record(z.string().max(317), z.string()).optional(),
-        'Extra Ingress annotations; they override the operator defaults (body size, timeouts, buffering).',
+        "Extra Ingress annotations; they override the operator's defaults for the class (body size, timeouts, buffering, TLS).",
       ),
       tls: describe(
         withRules(

@@ -38,6 +38,7 @@ import {
   type SigningMaterial,
   type TlsMaterial,
 } from '../render/material.ts';
+import { ingressClassNote } from '../render/ingress-class.ts';
 import { childNames, labelKeys, managedBy } from '../render/names.ts';
 import {
   finishChild,
@@ -564,6 +565,9 @@ export class ContainerRegistryReconciler {
         tls.source === 'secret' && this.caches.secrets.get(`${ns}/${tls.secretName}`) === undefined;
       const ingress = fresh<IngressObject>('Ingress', n.ingress, this.caches.ingresses);
       const address = ingress?.status?.loadBalancer?.ingress?.[0];
+      // What the class's controller needs that the Ingress cannot ask for (Traefik's read timeout).
+      const note = ingressClassNote(ing.className);
+      const withNote = (message: string) => (note === undefined ? message : `${message}; ${note}`);
       if (tlsMissing) {
         ingressReady = {
           type: registryConditionTypes.IngressReady,
@@ -576,14 +580,16 @@ export class ContainerRegistryReconciler {
           type: registryConditionTypes.IngressReady,
           status: false,
           reason: 'WaitingForAddress',
-          message: `Ingress ${n.ingress} has no address yet (is an ingress controller running for it?)`,
+          message: withNote(
+            `Ingress ${n.ingress} has no address yet (is an ingress controller running for it?)`,
+          ),
         };
       } else {
         ingressReady = {
           type: registryConditionTypes.IngressReady,
           status: true,
           reason: 'Admitted',
-          message: `Ingress ${n.ingress} is served at ${address.hostname ?? address.ip ?? ''}`,
+          message: withNote(`Ingress ${n.ingress} is served at ${address.hostname ?? address.ip ?? ''}`),
         };
       }
     }

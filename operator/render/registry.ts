@@ -9,7 +9,8 @@
 //                             <name>-selfsigned-tls (Ingress without secretName/issuerRef)
 //   Deployments + Services    <name>-registry (:5000), <name>-token-issuer (:5001)
 //   PersistentVolumeClaim     <name>-data (filesystem storage without claimName)
-//   Ingress                   <name>: /v2/ and /berth/ → registry, /auth/token → issuer, TLS
+//   Ingress                   <name>: /v2/ and /berth/ → registry, /auth/token → issuer, TLS, the annotations
+//                             its IngressClass needs for large pushes (ingress-class.ts)
 //   PodDisruptionBudget       <name>-registry when replicas > 1
 //
 // Every child carries the registry's labels and a controller ownerReference — except the PVC under
@@ -25,6 +26,7 @@ import type { KubeObject, OwnerReference } from '../runtime/objects.ts';
 import type { MergedAccessTokens } from './access-tokens.ts';
 import { buildIssuerConfig, buildRegistryConfig, registryEnv, registryEndpoint, toYaml } from './config.ts';
 import { contentHash } from './hash.ts';
+import { ingressClassAnnotations } from './ingress-class.ts';
 import {
   b64,
   secretKeys,
@@ -81,15 +83,6 @@ export interface RenderOutput {
 
 const defaultRegistryResources = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } };
 const defaultIssuerResources = { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: '256Mi' } };
-
-/** The nginx settings large pushes need: no body limit, long timeouts, streamed (unbuffered) requests. */
-export const defaultIngressAnnotations: Readonly<Record<string, string>> = {
-  'nginx.ingress.kubernetes.io/proxy-body-size': '0',
-  'nginx.ingress.kubernetes.io/proxy-read-timeout': '900',
-  'nginx.ingress.kubernetes.io/proxy-send-timeout': '900',
-  'nginx.ingress.kubernetes.io/proxy-request-buffering': 'off',
-  'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
-};
 
 /** Which TLS source the Ingress uses, and the Secret that holds (or will hold) its certificate. */
 export function ingressTls(cr: ContainerRegistry): {
@@ -467,7 +460,9 @@ export function renderRegistry(input: RenderInput): RenderOutput {
   const { ingress } = spec;
   if (ingress.enabled && ingress.host !== undefined) {
     const tls = ingressTls(cr);
-    const annotations: Record<string, string> = { ...defaultIngressAnnotations };
+    // The class's defaults first (this Ingress always serves TLS, see tls below), cert-manager's next, the
+    // user's last: they override both.
+    const annotations = ingressClassAnnotations(ingress.className, { tls: true });
     const issuerRef = ingress.tls.issuerRef;
     if (issuerRef !== undefined) {
       annotations[
