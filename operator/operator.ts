@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { setupContainerRegistryController } from './reconcile/container-registry.ts';
+import { setupContainerRegistryController } from './reconcile/container-registry-controller.ts';
 import { setupTokenReviewersController } from './reconcile/token-reviewers.ts';
 import { KubeClient } from './runtime/kube-client.ts';
 import { createLogger, type LogLevel } from './runtime/logger.ts';

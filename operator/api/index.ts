@@ -7,3 +7,4 @@ export * from './formats.ts';
 export * from './parse.ts';
 export * from './resources.ts';
 export * from './rules.ts';
+export * from './reasons.ts';

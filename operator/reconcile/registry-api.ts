@@ -1,6 +1,7 @@
 // The slice of the Berth API (operator/api) the ContainerRegistry reconciler uses, in one place.
 import {
   apiVersion,
+  ConditionType,
   containerRegistryKind,
   parseContainerRegistry,
   RegistryConditionType,
@@ -10,10 +11,22 @@ import {
 import type { KubeObject } from '../runtime/objects.ts';
 
 export type { ContainerRegistry };
+export {
+  RegistryAuthReadyReason,
+  RegistryBlockedReason,
+  RegistryDegradedReason,
+  RegistryIngressReadyReason,
+  RegistryProblemReason,
+  RegistryProgressingReason,
+  RegistryReadyReason,
+  RegistryStorageReadyReason,
+  type ReasonOf,
+} from '../api/index.ts';
 
 export const ContainerRegistryKind = { apiVersion, kind: containerRegistryKind } as const;
 
-export const registryConditionTypes = RegistryConditionType;
+/** Every condition type a ContainerRegistry's reconciler writes: the generic ones and its domain ones. */
+export const registryConditionTypes = { ...ConditionType, ...RegistryConditionType } as const;
 
 /** A ContainerRegistry as the informer holds it: not parsed yet. */
 export interface RegistryObject extends KubeObject {

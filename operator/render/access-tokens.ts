@@ -6,7 +6,7 @@
 // the content); a token name that appears twice keeps its first occurrence (Secrets in name order).
 import { dump, load } from 'js-yaml';
 import { accessTokenFileSchema } from '../../registry/auth/access-tokens.ts';
-import { canonicalJson } from './hash.ts';
+import { canonicalJson } from '../runtime/hash.ts';
 
 export interface SecretWithData {
   metadata: { name: string };

@@ -4,6 +4,9 @@
 // those the caller names.
 import { Duration, Size, type Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import type { ContainerRegistry, ResourceRequirements } from '../api/index.ts';
+import type { SynthesizedObject } from './child.ts';
+import type { RenderContext } from './context.ts';
 import { annotationKeys, commonLabels, paths, selectorLabels } from './names.ts';
 
 /** The components that run pods. */
@@ -76,6 +79,16 @@ export interface WorkloadContext {
   imagePullPolicy: string;
 }
 
+/** The workload context of a registry's children built in `chart`. */
+export function workloadsIn(ctx: RenderContext, chart: Chart): WorkloadContext {
+  return {
+    chart,
+    registryName: ctx.registry.metadata.name,
+    image: ctx.image,
+    imagePullPolicy: ctx.registry.spec.imagePullPolicy,
+  };
+}
+
 export interface ComponentDeploymentProps {
   /** Construct id of the Deployment; its ServiceAccount reference is `<id>-sa-ref`. */
   id: string;
@@ -103,13 +116,8 @@ export interface ComponentDeploymentProps {
 
 /** Volumes mounted into one container; each call adds a volume (construct ids as given). */
 export interface Mounts {
-  /** Keys of a ConfigMap, read-only. */
-  configMap(
-    dir: string,
-    volumeId: string,
-    configMap: kplus.IConfigMap,
-    options: kplus.ConfigMapVolumeOptions,
-  ): void;
+  /** One key of the registry's ConfigMap (by name) as the file of that name in dir, read-only. */
+  configFile(dir: string, ids: { volume: string; ref: string }, configMapName: string, key: string): void;
   /** A Secret by name (its reference gets construct id `ids.ref`), read-only. */
   secret(
     dir: string,
@@ -132,8 +140,10 @@ export interface Mounts {
 function mountsOf(chart: Chart, container: kplus.Container): Mounts {
   const readOnly = { readOnly: true };
   return {
-    configMap(dir, volumeId, configMap, options) {
-      container.mount(dir, kplus.Volume.fromConfigMap(chart, volumeId, configMap, options), readOnly);
+    configFile(dir, ids, configMapName, key) {
+      const configMap = kplus.ConfigMap.fromConfigMapName(chart, ids.ref, configMapName);
+      const options = { name: 'config', items: { [key]: { path: key } } };
+      container.mount(dir, kplus.Volume.fromConfigMap(chart, ids.volume, configMap, options), readOnly);
     },
     secret(dir, ids, secretName, options) {
       const secret = kplus.Secret.fromSecretName(chart, ids.ref, secretName);
@@ -212,4 +222,50 @@ export function componentService(
   });
   for (const [k, v] of Object.entries(selectorLabels(w.registryName, p.component))) service.selectLabel(k, v);
   return service;
+}
+
+type Json = Record<string, unknown>;
+
+function podSpecOf(deployment: Json): Json {
+  const spec = deployment['spec'] as Json;
+  const template = spec['template'] as Json;
+  return template['spec'] as Json;
+}
+
+/**
+ * What cdk8s-plus has no words for, added to a synthesized Deployment: the container's resources (the spec's,
+ * or the component's defaults), no service-link variables, the RuntimeDefault seccomp profile for the pod,
+ * the spec's scheduling and pull secrets, a short revision history; and the construct-address label
+ * cdk8s-plus puts on pods (it does not select on it) taken off again.
+ */
+/** How long a registry or issuer pod keeps serving after it is told to go (see finishDeployment). */
+export const preStopDelaySeconds = 5;
+
+export function finishDeployment(
+  deployment: SynthesizedObject,
+  spec: ContainerRegistry['spec'],
+  defaultResources: ResourceRequirements,
+): void {
+  const podSpec = podSpecOf(deployment);
+  const containers = podSpec['containers'] as Json[];
+  for (const c of containers) {
+    c['resources'] = spec.resources ?? defaultResources;
+    // Keep serving a few seconds after the pod is marked for deletion: the Ingress controller and kube-proxy
+    // drop the endpoint asynchronously, and a server that closes at once answers the requests still routed
+    // to it with 502s, or leaves them hanging on kept-alive connections, in every rollout. (The sleep
+    // action needs no binary in the image; Kubernetes 1.30+.)
+    c['lifecycle'] = { preStop: { sleep: { seconds: preStopDelaySeconds } } };
+  }
+  podSpec['enableServiceLinks'] = false;
+  const podSecurityContext = podSpec['securityContext'] as Json;
+  podSecurityContext['seccompProfile'] = { type: 'RuntimeDefault' };
+  if (spec.nodeSelector !== undefined) podSpec['nodeSelector'] = spec.nodeSelector;
+  if (spec.tolerations !== undefined) podSpec['tolerations'] = spec.tolerations;
+  if (spec.affinity !== undefined) podSpec['affinity'] = spec.affinity;
+  if (spec.imagePullSecrets !== undefined) podSpec['imagePullSecrets'] = spec.imagePullSecrets;
+  (deployment['spec'] as Json)['revisionHistoryLimit'] = 3;
+  const template = (deployment['spec'] as Json)['template'] as {
+    metadata?: { labels?: Record<string, string> };
+  };
+  if (template.metadata?.labels) delete template.metadata.labels['cdk8s.io/metadata.addr'];
 }

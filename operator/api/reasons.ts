@@ -1,0 +1,90 @@
+// The reasons a ContainerRegistry's conditions carry: one catalogue per condition type, and the operator writes
+// no other (users and tools match on them, so they are part of the API). UpperCamelCase, as metav1.Condition
+// wants; the message says the rest.
+import { InvalidSpecReason } from './common.ts';
+
+/** The reason values of a catalogue. */
+export type ReasonOf<C extends Readonly<Record<string, string>>> = C[keyof C];
+
+/** Why a reconcile stopped before rolling anything out: Ready, Progressing and Degraded all carry it. */
+export const RegistryBlockedReason = {
+  /** The spec does not parse; the message names the field. Not retried until the object changes. */
+  InvalidSpec: InvalidSpecReason,
+  /** A generated key-material Secret exists but holds something unusable. */
+  KeyMaterialInvalid: 'KeyMaterialInvalid',
+  /** A rendered config file fails the registry's (or token issuer's) own schema. */
+  ConfigInvalid: 'ConfigInvalid',
+  /** The API server did not answer or failed transiently; retried with backoff. */
+  APIError: 'APIError',
+} as const;
+
+/** Problems found on the way that did not stop the reconcile (Degraded names the first one). */
+export const RegistryProblemReason = {
+  /** The API server refused a child (422 Invalid, 403 Forbidden, ...); retried slowly. */
+  ApplyFailed: 'ApplyFailed',
+  /** An access-token Secret selected by spec.auth.accessTokensFrom holds something unusable (left out). */
+  AccessTokensInvalid: 'AccessTokensInvalid',
+} as const;
+
+export const RegistryStorageReadyReason = {
+  /** The registry's PersistentVolumeClaim is bound. */
+  Bound: 'Bound',
+  /** The PersistentVolumeClaim the registry mounts does not exist. */
+  ClaimNotFound: 'ClaimNotFound',
+  /** The PersistentVolumeClaim exists but is not bound yet. */
+  WaitingForVolume: 'WaitingForVolume',
+  /** A Secret the spec references (credentials, notification headers) does not exist. */
+  SecretNotFound: 'SecretNotFound',
+  /** Object storage: configured, and every referenced Secret exists. */
+  Configured: 'Configured',
+} as const;
+
+export const RegistryAuthReadyReason = {
+  /** The token issuer is available. */
+  Available: 'Available',
+  /** The token issuer's Deployment is not available (yet). */
+  IssuerUnavailable: 'IssuerUnavailable',
+} as const;
+
+export const RegistryIngressReadyReason = {
+  /** spec.ingress.enabled is false: reachable in the cluster only. */
+  Disabled: 'Disabled',
+  /** spec.ingress.tls.secretName names a Secret that does not exist. */
+  TLSSecretNotFound: 'TLSSecretNotFound',
+  /** The Ingress has no load-balancer address yet. */
+  WaitingForAddress: 'WaitingForAddress',
+  /** The Ingress has an address. */
+  Admitted: 'Admitted',
+} as const;
+
+export const RegistryReadyReason = {
+  /** The registry and its token issuer are available. */
+  Available: 'Available',
+  /** The registry's Deployment is not available (yet). */
+  RegistryUnavailable: 'RegistryUnavailable',
+  /** The registry is available but its token issuer is not. */
+  TokenIssuerUnavailable: 'TokenIssuerUnavailable',
+  ApplyFailed: RegistryProblemReason.ApplyFailed,
+  ...RegistryBlockedReason,
+} as const;
+
+export const RegistryProgressingReason = {
+  /** Everything is rolled out and available. */
+  Complete: 'Complete',
+  /** A rollout is under way (the message says what it waits for). */
+  RollingOut: 'RollingOut',
+  /** A transient failure is retried with backoff. */
+  Retrying: 'Retrying',
+  ApplyFailed: RegistryProblemReason.ApplyFailed,
+  ...RegistryBlockedReason,
+} as const;
+
+export const RegistryDegradedReason = {
+  /** No problem found. */
+  AsExpected: 'AsExpected',
+  /** A rollout exceeded its progress deadline, or a ReplicaSet cannot create pods. */
+  RolloutStuck: 'RolloutStuck',
+  SecretNotFound: RegistryStorageReadyReason.SecretNotFound,
+  ...RegistryProblemReason,
+  ...RegistryBlockedReason,
+} as const;
