@@ -8,18 +8,23 @@
 # Keep NODE_VERSION in step with that devDependency. Node 24 runs the TypeScript sources as they are (type
 # stripping), so there is no build step and the image holds the same .ts files the tests run.
 #
+# BASE_IMAGE is any image with Node (the pinned version) and npm on PATH and a POSIX /bin/sh: the official slim
+# image by default. The end-to-end tests, which cannot pull, build an equivalent locally (the pinned node
+# binary, its shared libraries, npm and busybox: test/harness/cluster-images.ts).
+#
 #   docker build -t berth:0.1.0 .
 #   docker run --rm berth:0.1.0 berth-registry --help
 ARG NODE_VERSION=24.21.0
+ARG BASE_IMAGE=node:${NODE_VERSION}-bookworm-slim
 
-FROM node:${NODE_VERSION}-bookworm-slim AS dependencies
+FROM ${BASE_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only, exactly as locked. None of them needs an install script.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
-FROM node:${NODE_VERSION}-bookworm-slim
+FROM ${BASE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules

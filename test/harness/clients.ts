@@ -62,11 +62,18 @@ function getSandbox(): Promise<Sandbox> {
   return sandbox;
 }
 
+export interface SkopeoOptions extends ExecOptions {
+  /** Runs it through a wrapper, e.g. a Docker engine's `inMountNamespace` (its /etc/hosts). */
+  wrap?: (file: string, args: readonly string[]) => [string, string[]];
+}
+
 /** skopeo with a private policy; pass `--tls-verify=false` (or src/dest variants) for the local registries. */
-export async function skopeo(args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export async function skopeo(args: readonly string[], opts: SkopeoOptions = {}): Promise<ExecResult> {
   const bin = requireTool('skopeo');
   const sb = await getSandbox();
-  return exec(bin, ['--policy', sb.policy, '--tmpdir', path.join(sb.dir, 'tmp'), ...args], {
+  const full = ['--policy', sb.policy, '--tmpdir', path.join(sb.dir, 'tmp'), ...args];
+  const [file, fileArgs] = opts.wrap !== undefined ? opts.wrap(bin, full) : [bin, full];
+  return exec(file, fileArgs, {
     ...opts,
     env: { ...sb.env, ...opts.env },
   });

@@ -10,8 +10,10 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { createCertificate, generatePrivateKey, type CertificateUsage } from '../../registry/auth/keypair.ts';
 import { describeExit, spawnDaemon, type Daemon, type Exit } from './daemon.ts';
 import { exec, tail, type ExecOptions, type ExecResult } from './exec.ts';
 import { freePort } from './ports.ts';
@@ -20,7 +22,7 @@ import { repoRoot } from './tools.ts';
 import { waitFor } from './wait.ts';
 
 const installHint = 'run test/tools/install-control-plane.sh (or set KUBEBUILDER_ASSETS)';
-const openssl = '/usr/bin/openssl';
+const generateKeyPairAsync = promisify(generateKeyPair);
 
 /** The issuer of ServiceAccount tokens (and their default audience). */
 export const serviceAccountIssuer = 'https://kubernetes.default.svc.cluster.local';
@@ -50,7 +52,6 @@ export function controlPlaneBinaries(): ControlPlaneBinaries {
   if (missing.length > 0) {
     throw new Error(`control-plane binaries missing: ${missing.join(', ')}; ${installHint}`);
   }
-  if (!existsSync(openssl)) throw new Error(`${openssl} is missing: install the Debian package openssl`);
   return found;
 }
 
@@ -102,114 +103,82 @@ function pkiDir(cp: Pick<ControlPlane, 'dir'>): string {
   return path.join(cp.dir, 'pki');
 }
 
-const opensslConfig = `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = berth-test
-[ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign, digitalSignature
-subjectKeyIdentifier = hash
-[serving]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:10.0.0.1
-authorityKeyIdentifier = keyid
-[client]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`;
+/** The kube-apiserver serving certificate's names: loopback, the in-cluster names and Service IPs. */
+const servingAltNames = [
+  'IP:127.0.0.1',
+  'DNS:localhost',
+  'DNS:kubernetes',
+  'DNS:kubernetes.default',
+  'DNS:kubernetes.default.svc',
+  'DNS:kubernetes.default.svc.cluster.local',
+  'IP:10.0.0.1',
+  'IP:10.96.0.1',
+];
 
-async function runOpenssl(args: readonly string[]): Promise<void> {
-  await exec(openssl, args, { timeoutMs: 60_000 });
+const certificateDays = 7;
+
+async function writeKey(file: string, key: KeyObject): Promise<string> {
+  const pem = key.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await writeFile(file, pem, { mode: 0o600 });
+  return pem;
 }
 
-const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-
-/** A leaf certificate signed by the test CA (`extensions` names a section of opensslConfig). */
+/**
+ * A leaf certificate and its ES256 key signed by the test CA in `dir`, written as `<name>.crt` and
+ * `<name>.key` there.
+ */
 async function issueCertificate(
   dir: string,
   name: string,
-  subject: string,
-  extensions: 'serving' | 'client',
+  subject: { commonName: string; organizations?: readonly string[] },
+  usage: CertificateUsage,
+  subjectAltNames: readonly string[] = [],
 ): Promise<{ cert: string; key: string }> {
   const key = path.join(dir, `${name}.key`);
-  const csr = path.join(dir, `${name}.csr`);
   const cert = path.join(dir, `${name}.crt`);
-  const config = path.join(dir, 'openssl.cnf');
-  await runOpenssl([
-    'req',
-    '-new',
-    '-config',
-    config,
-    ...ecKey,
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    subject,
+  const [caKeyPem, caCertPem] = await Promise.all([
+    readFile(path.join(dir, 'ca.key'), 'utf8'),
+    readFile(path.join(dir, 'ca.crt'), 'utf8'),
   ]);
-  await runOpenssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    path.join(dir, 'ca.crt'),
-    '-CAkey',
-    path.join(dir, 'ca.key'),
-    '-set_serial',
-    `0x${randomBytes(12).toString('hex')}`,
-    '-days',
-    '7',
-    '-extfile',
-    config,
-    '-extensions',
-    extensions,
-    '-out',
-    cert,
-  ]);
+  const privateKeyPem = await writeKey(key, await generatePrivateKey('ES256'));
+  const certificatePem = await createCertificate(privateKeyPem, {
+    ...subject,
+    issuer: { privateKeyPem: caKeyPem, certificatePem: caCertPem },
+    ca: false,
+    usages: [usage],
+    subjectAltNames,
+    days: certificateDays,
+  });
+  await writeFile(cert, certificatePem);
   return { cert, key };
 }
 
-async function makePki(dir: string): Promise<Pki> {
+async function makePki(dir: string, extraServingAltNames: readonly string[]): Promise<Pki> {
   await mkdir(dir, { recursive: true });
-  const config = path.join(dir, 'openssl.cnf');
-  await writeFile(config, opensslConfig);
   const caCert = path.join(dir, 'ca.crt');
   const caKey = path.join(dir, 'ca.key');
   const saKey = path.join(dir, 'sa.key');
   const saPub = path.join(dir, 'sa.pub');
-  const ca = runOpenssl([
-    'req',
-    '-x509',
-    '-new',
-    '-config',
-    config,
-    '-extensions',
-    'ca',
-    ...ecKey,
-    '-keyout',
-    caKey,
-    '-out',
-    caCert,
-    '-days',
-    '7',
-    '-subj',
-    '/CN=berth-test-ca',
-  ]);
+  const ca = (async () => {
+    const caKeyPem = await writeKey(caKey, await generatePrivateKey('ES256'));
+    const pem = await createCertificate(caKeyPem, {
+      commonName: 'berth-test-ca',
+      ca: true,
+      days: certificateDays,
+    });
+    await writeFile(caCert, pem);
+  })();
   // RSA for ServiceAccount tokens (RS256): what every JWT consumer accepts.
   const sa = (async () => {
-    await runOpenssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', saKey]);
-    await runOpenssl(['pkey', '-in', saKey, '-pubout', '-out', saPub]);
+    const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+    await writeKey(saKey, privateKey);
+    await writeFile(saPub, publicKey.export({ type: 'spki', format: 'pem' }).toString());
   })();
   await ca;
-  const serving = await issueCertificate(dir, 'serving', '/CN=kube-apiserver', 'serving');
+  const serving = await issueCertificate(dir, 'serving', { commonName: 'kube-apiserver' }, 'serverAuth', [
+    ...servingAltNames,
+    ...extraServingAltNames.filter((n) => !servingAltNames.includes(n)),
+  ]);
   await sa;
   return { dir, caCert, caKey, servingCert: serving.cert, servingKey: serving.key, saKey, saPub };
 }
@@ -336,11 +305,33 @@ export interface ControlPlaneOptions {
   apiserverArgs?: readonly string[];
   /** How long to wait for /readyz (default 180 s: the machine is shared). */
   readyTimeoutMs?: number;
+  /**
+   * More subjectAltNames for the kube-apiserver serving certificate (`IP:10.210.0.2`, `DNS:name`), e.g. when
+   * `apiserverArgs` make it listen on an address other than loopback. Added to the defaults (loopback,
+   * `kubernetes.default.svc...`, 10.0.0.1 and 10.96.0.1).
+   */
+  extraServingAltNames?: readonly string[];
+  /**
+   * The address kube-apiserver binds and advertises (default 127.0.0.1). The test cluster uses the host end
+   * of its veth pair, which pods reach too.
+   */
+  address?: string;
+  /** Work directory (created if missing, left in place by `stop`); default a fresh temp dir. */
+  dir?: string;
+  /** Starts etcd and kube-apiserver (default `spawnDaemon`); the test cluster logs to files instead. */
+  spawn?: (name: string, file: string, args: readonly string[], env: NodeJS.ProcessEnv) => Daemon;
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const binaries = controlPlaneBinaries();
-  const dir = await makeTempDir('k8s');
+  const ownDir = opts.dir === undefined;
+  const dir = opts.dir ?? (await makeTempDir('k8s'));
+  if (!ownDir) await mkdir(dir, { recursive: true });
+  const address = opts.address ?? '127.0.0.1';
+  const spawn =
+    opts.spawn ??
+    ((name: string, file: string, args: readonly string[], env: NodeJS.ProcessEnv) =>
+      spawnDaemon(name, file, args, { env }));
   let etcd: Started | undefined;
   let apiserver: Started | undefined;
   let stopping: Promise<void> | undefined;
@@ -357,11 +348,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     (stopping ??= (async () => {
       await apiserver?.daemon.stop(15_000);
       await etcd?.daemon.stop(10_000);
-      await removeTempDir(dir);
+      if (ownDir) await removeTempDir(dir);
     })());
 
   try {
-    const pkiPromise = makePki(path.join(dir, 'pki'));
+    const pkiPromise = makePki(path.join(dir, 'pki'), opts.extraServingAltNames ?? []);
     // Make sure a failed etcd start does not leave the PKI promise rejected and unobserved.
     pkiPromise.catch(() => undefined);
 
@@ -371,7 +362,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       'etcd',
       2,
       ([client, peer]) =>
-        spawnDaemon(
+        spawn(
           'etcd',
           binaries.etcd,
           [
@@ -386,7 +377,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             '--unsafe-no-fsync',
             '--log-level=warn',
           ],
-          { env: etcdEnv },
+          etcdEnv,
         ),
       async ([client], started) => {
         etcd = started;
@@ -420,37 +411,42 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       'kube-apiserver',
       1,
       ([port]) => {
-        server = `https://127.0.0.1:${String(port)}`;
-        return spawnDaemon('kube-apiserver', binaries.kubeApiserver, [
-          `--etcd-servers=${etcdUrl}`,
-          '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
-          `--secure-port=${String(port)}`,
-          `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
-          `--tls-cert-file=${pki.servingCert}`,
-          `--tls-private-key-file=${pki.servingKey}`,
-          // Client certificates signed by the test CA authenticate (createUser); tokens from the file too.
-          `--client-ca-file=${pki.caCert}`,
-          `--token-auth-file=${tokenFile}`,
-          '--anonymous-auth=true',
-          '--authorization-mode=RBAC',
-          // ServiceAccount tokens: TokenRequest signs with this key, TokenReview and requests verify them.
-          `--service-account-issuer=${serviceAccountIssuer}`,
-          `--service-account-key-file=${pki.saPub}`,
-          `--service-account-signing-key-file=${pki.saKey}`,
-          '--service-cluster-ip-range=10.0.0.0/24',
-          // The `kubernetes` Service cannot get a loopback endpoint (validation refuses 127.0.0.1), and
-          // nothing in the tests runs in a pod that would use it.
-          '--endpoint-reconciler-type=none',
-          // The default admission chain of a real cluster. None of it needs a controller to admit what
-          // the operator writes; ServiceAccount admission only checks Pods (there are none: no
-          // controller-manager), and it would reject a Pod whose ServiceAccount does not exist, as a
-          // real cluster does.
-          '--allow-privileged=true',
-          '--profiling=false',
-          '--v=0',
-          ...(opts.apiserverArgs ?? []),
-        ]);
+        server = `https://${address}:${String(port)}`;
+        return spawn(
+          'kube-apiserver',
+          binaries.kubeApiserver,
+          [
+            `--etcd-servers=${etcdUrl}`,
+            `--bind-address=${address}`,
+            `--advertise-address=${address}`,
+            `--secure-port=${String(port)}`,
+            `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
+            `--tls-cert-file=${pki.servingCert}`,
+            `--tls-private-key-file=${pki.servingKey}`,
+            // Client certificates signed by the test CA authenticate (createUser); tokens from the file too.
+            `--client-ca-file=${pki.caCert}`,
+            `--token-auth-file=${tokenFile}`,
+            '--anonymous-auth=true',
+            '--authorization-mode=RBAC',
+            // ServiceAccount tokens: TokenRequest signs with this key, TokenReview and requests verify them.
+            `--service-account-issuer=${serviceAccountIssuer}`,
+            `--service-account-key-file=${pki.saPub}`,
+            `--service-account-signing-key-file=${pki.saKey}`,
+            '--service-cluster-ip-range=10.0.0.0/24',
+            // The `kubernetes` Service cannot get a loopback endpoint (validation refuses 127.0.0.1), and
+            // nothing in the tests runs in a pod that would use it.
+            '--endpoint-reconciler-type=none',
+            // The default admission chain of a real cluster. None of it needs a controller to admit what
+            // the operator writes; ServiceAccount admission only checks Pods (there are none: no
+            // controller-manager), and it would reject a Pod whose ServiceAccount does not exist, as a
+            // real cluster does.
+            '--allow-privileged=true',
+            '--profiling=false',
+            '--v=0',
+            ...(opts.apiserverArgs ?? []),
+          ],
+          process.env,
+        );
       },
       async (_ports, started) => {
         apiserver = started;
@@ -599,17 +595,21 @@ export interface UserCredentials {
 
 /**
  * An additional (non-ServiceAccount) user: a client certificate from the test CA with CN=name and
- * O=group for each group, as kubeadm issues them. The user has no rights until RBAC grants some.
+ * O=group for each group, as kubeadm issues them. The user has no rights until RBAC grants some. Names and
+ * groups are up to 64 of `A-Za-z0-9 ._:/@-` (what createCertificate accepts).
  */
 export async function createUser(
   cp: ControlPlane,
   name: string,
   groups: readonly string[] = [],
 ): Promise<UserCredentials> {
-  const safe = (s: string): string => s.replace(/[/\\,=+<>#;"]/g, (c) => `\\${c}`);
-  const subject = `/CN=${safe(name)}${groups.map((g) => `/O=${safe(g)}`).join('')}`;
   const file = `user-${name.replace(/[^\w.-]+/g, '_')}`;
-  const { cert, key } = await issueCertificate(pkiDir(cp), file, subject, 'client');
+  const { cert, key } = await issueCertificate(
+    pkiDir(cp),
+    file,
+    { commonName: name, organizations: groups },
+    'clientAuth',
+  );
   const user: KubeconfigUser = {
     'client-certificate-data': (await readFile(cert)).toString('base64'),
     'client-key-data': (await readFile(key)).toString('base64'),

@@ -1,5 +1,6 @@
 // A long-running child process (dockerd, a registry) with its output kept for failure reports.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { killGroup, trackGroup, untrackGroup } from './cleanup.ts';
 
@@ -112,4 +113,97 @@ export function spawnDaemon(
 
 export function describeExit(e: Exit): string {
   return e.signal !== null ? `killed by ${e.signal}` : `exit code ${String(e.code)}`;
+}
+
+export interface LoggedDaemonOptions extends DaemonOptions {
+  /** stdout and stderr go here (appended), not to a pipe, so the daemon can outlive this process. */
+  logFile: string;
+  /** Leave it running when this process exits (`npm run cluster -- up`); else it is killed at exit. */
+  persistent?: boolean;
+}
+
+/** A daemon that writes to a log file: for daemons that outlive the process that started them. */
+export function spawnLoggedDaemon(
+  name: string,
+  file: string,
+  args: readonly string[],
+  opts: LoggedDaemonOptions,
+): Daemon {
+  const fd = openSync(opts.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', fd, fd],
+      detached: true,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  let exit: Exit | undefined;
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('error', (err) => {
+      appendFileSync(opts.logFile, `[harness] cannot start ${name} (${file}): ${err.message}\n`);
+      exit ??= { code: null, signal: null };
+      resolve(exit);
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    });
+  });
+  const pid = child.pid ?? -1;
+  if (opts.persistent === true) child.unref();
+  else if (pid > 0) trackGroup(pid);
+  void exited.then(() => {
+    if (pid > 0 && opts.persistent !== true) untrackGroup(pid);
+  });
+  const output = (): string => {
+    try {
+      const text = readFileSync(opts.logFile, 'utf8');
+      return text.length > maxLogBytes ? text.slice(-maxLogBytes / 2) : text;
+    } catch {
+      return '';
+    }
+  };
+  return {
+    name,
+    process: child,
+    pid,
+    exited,
+    running: () => exit === undefined,
+    output,
+    async kill(signal = 'SIGKILL') {
+      if (exit === undefined && pid > 0) killGroup(pid, signal);
+      return exited;
+    },
+    async stop(graceMs = 15_000) {
+      if (exit === undefined && pid > 0) {
+        await stopProcessGroup(pid, graceMs);
+      }
+      return exited;
+    },
+  };
+}
+
+/** SIGTERM to `pid`, then SIGKILL to its process group if it is still alive after `graceMs`. */
+export async function stopProcessGroup(pid: number, graceMs: number): Promise<void> {
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive() && Date.now() < deadline) await sleep(100);
+  killGroup(pid, 'SIGKILL');
+  while (alive() && Date.now() < deadline + 5_000) await sleep(50);
 }

@@ -16,9 +16,62 @@ export interface Dockerd {
   docker(args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   output(): string;
   stop(): Promise<void>;
+  /**
+   * Command and arguments that run `file args` in the engine's mount namespace, where its /etc/hosts and
+   * /etc/docker/certs.d are (so skopeo resolves and trusts the same registries). Without `hosts` or
+   * `trustedRegistries` the engine shares the host's namespace and this runs the command as it is.
+   */
+  inMountNamespace(file: string, args: readonly string[]): [string, string[]];
 }
 
-export async function startDockerd(): Promise<Dockerd> {
+export interface DockerdOptions {
+  /** Extra /etc/hosts entries (host name -> address) for the engine, as a private bind mount. */
+  hosts?: Record<string, string>;
+  /** CA certificates (PEM) the engine trusts per registry host (/etc/docker/certs.d/<host>/ca.crt). */
+  trustedRegistries?: Record<string, string>;
+}
+
+/**
+ * Runs dockerd in a private mount namespace whose /etc/hosts and /etc/docker are files of the test: the
+ * machine's own stay untouched. `exec` keeps dockerd's pid that of the started process.
+ */
+async function privateMountCommand(
+  dir: string,
+  opts: DockerdOptions,
+  file: string,
+  args: readonly string[],
+): Promise<[string, string[]]> {
+  const hosts = path.join(dir, 'hosts');
+  const etcDocker = path.join(dir, 'etc-docker');
+  const base = await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1 localhost\n');
+  const extra = Object.entries(opts.hosts ?? {}).map(([name, addr]) => `${addr} ${name}`);
+  await writeFile(hosts, `${base.trimEnd()}\n${extra.join('\n')}\n`);
+  for (const [host, ca] of Object.entries(opts.trustedRegistries ?? {})) {
+    await mkdir(path.join(etcDocker, 'certs.d', host), { recursive: true });
+    await writeFile(path.join(etcDocker, 'certs.d', host, 'ca.crt'), ca);
+  }
+  await mkdir(etcDocker, { recursive: true });
+  const script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/docker && shift 2 && exec "$@"';
+  return [
+    '/usr/bin/unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      '/bin/sh',
+      '-c',
+      script,
+      'sh',
+      hosts,
+      etcDocker,
+      file,
+      ...args,
+    ],
+  ];
+}
+
+export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> {
   requireRoot('dockerd');
   const dockerdBin = requireTool('dockerd');
   const dockerBin = requireTool('docker');
@@ -34,7 +87,7 @@ export async function startDockerd(): Promise<Dockerd> {
   await writeFile(path.join(clientConfig, 'config.json'), '{}\n');
   const namespace = `berth-e2e-${path.basename(dir).slice(-6)}`;
 
-  const daemon = spawnDaemon('dockerd', dockerdBin, [
+  const dockerdArgs = [
     `--host=${host}`,
     `--config-file=${configFile}`,
     `--data-root=${path.join(dir, 'data')}`,
@@ -48,7 +101,16 @@ export async function startDockerd(): Promise<Dockerd> {
     `--containerd-namespace=${namespace}`,
     `--containerd-plugins-namespace=${namespace}-plugins`,
     '--log-level=warn',
-  ]);
+  ];
+  const isolated = opts.hosts !== undefined || opts.trustedRegistries !== undefined;
+  const [file, args] = isolated
+    ? await privateMountCommand(dir, opts, dockerdBin, dockerdArgs)
+    : [dockerdBin, dockerdArgs];
+  const daemon = spawnDaemon('dockerd', file, args);
+  const inMountNamespace = (cmd: string, cmdArgs: readonly string[]): [string, string[]] =>
+    isolated
+      ? ['/usr/bin/nsenter', [`--target=${String(daemon.pid)}`, '--mount', '--', cmd, ...cmdArgs]]
+      : [cmd, [...cmdArgs]];
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -92,7 +154,7 @@ export async function startDockerd(): Promise<Dockerd> {
       process.stderr.write(`[harness] dockerd ${describeExit(e)}\n`);
   });
 
-  return { host, dir, docker, output: daemon.output, stop };
+  return { host, dir, docker, output: daemon.output, stop, inMountNamespace };
 }
 
 /** Lazily unmounts anything dockerd left mounted below `dir` (deepest first), so the dir can be removed. */

@@ -63,13 +63,13 @@ function descriptor(b: Blob, extra: Record<string, unknown> = {}): Record<string
   return { mediaType: b.mediaType, digest: b.digest, size: b.size, ...extra };
 }
 
-/** A ustar archive holding regular files (enough for an image layer). */
-export function tarFiles(files: readonly { name: string; content: Buffer }[]): Buffer {
+/** A ustar archive holding regular files (enough for an image layer); `mode` defaults to 0644. */
+export function tarFiles(files: readonly { name: string; content: Buffer; mode?: number }[]): Buffer {
   const parts: Buffer[] = [];
   for (const f of files) {
     const h = Buffer.alloc(512);
     h.write(f.name, 0, 100, 'utf8');
-    h.write('0000644\0', 100, 'ascii');
+    h.write(`${(f.mode ?? 0o644).toString(8).padStart(7, '0')}\0`, 100, 'ascii');
     h.write('0000000\0', 108, 'ascii');
     h.write('0000000\0', 116, 'ascii');
     h.write(`${f.content.length.toString(8).padStart(11, '0')}\0`, 124, 'ascii');

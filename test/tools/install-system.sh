@@ -14,8 +14,12 @@ cd "$repo_root"
 # The legacy builder (DOCKER_BUILDKIT=0) builds FROM scratch images, so docker-buildx is not needed.
 # podman/skopeo pull in containers-common (policy.json, registries.conf); the tests run podman as root
 # with vfs storage, which needs neither uidmap nor fuse-overlayfs.
-# openssl: makes the token issuer's certificate (registry/auth/keypair.ts; `npm start` and the auth tests).
-apt_packages=(docker.io skopeo podman docker-registry openssl wrk curl)
+# The single-node cluster (test/harness/cluster.ts): containerd + runc as the kubelet's runtime, the CNI
+# plugins (bridge, host-local, loopback, portmap in /usr/lib/cni), iproute2 for its network namespace and
+# veth pair, iptables + conntrack for kube-proxy, gcc + libc6-dev to compile the static pause binary, and
+# busybox-static for the locally built Node base image of the Berth image.
+apt_packages=(docker.io skopeo podman docker-registry wrk curl
+  containerd runc containernetworking-plugins iproute2 iptables conntrack gcc libc6-dev busybox-static)
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -49,5 +53,6 @@ go_install_pinned install-system oci-conformance conformance \
 bash "$repo_root/test/tools/install-minio.sh"
 bash "$repo_root/test/tools/install-fake-gcs.sh"
 bash "$repo_root/test/tools/install-control-plane.sh"
+bash "$repo_root/test/tools/install-cluster.sh"
 
 echo "install-system: done"

@@ -1,0 +1,188 @@
+// Images for the test cluster, made here without pulling anything:
+//   - pause: Kubernetes' pause.c compiled static (test/tools/install-cluster.sh), as a FROM scratch OCI archive
+//     written in-process, so `npm run cluster -- up` needs no Docker engine;
+//   - a Node 24 base: the pinned `node` binary from node_modules, the shared libraries it links, npm (JS) and
+//     busybox-static as /bin/sh and friends, `docker import`ed: what the official node:*-slim image gives the
+//     Dockerfile;
+//   - Berth itself, built from the repository's own Dockerfile on that base (BASE_IMAGE build argument).
+import { chmod, copyFile, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { exec } from './exec.ts';
+import { blob, mediaTypes, sha256, tarFiles } from './oci-image.ts';
+import { repoRoot } from './tools.ts';
+import type { Dockerd } from './dockerd.ts';
+
+/** The sandbox image containerd is configured with (it is never pulled). */
+export const pauseImage = 'berth.test/pause:3.10';
+/** What the tests build from the Dockerfile and import into the cluster's containerd. */
+export const berthImage = 'berth.test/berth:e2e';
+
+const nodeBinary = path.join(repoRoot, 'node_modules/node/bin/node');
+const hostNpm = '/usr/lib/node_modules/npm';
+const busybox = '/bin/busybox';
+const caBundle = '/etc/ssl/certs/ca-certificates.crt';
+
+/** The Node version the Dockerfile pins (and package.json's `node` devDependency). */
+export async function pinnedNodeVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  };
+  const v = pkg.devDependencies['node'];
+  if (v === undefined) throw new Error('package.json has no `node` devDependency');
+  return v;
+}
+
+/** Writes the pause image as an OCI archive (a tar of an OCI image layout) that `ctr images import` reads. */
+export async function writePauseImageArchive(file: string): Promise<void> {
+  const pause = await readFile(path.join(repoRoot, '.cache/bin/pause'));
+  const layerTar = tarFiles([{ name: 'pause', content: pause, mode: 0o755 }]);
+  const types = mediaTypes.oci;
+  // Uncompressed layer: it is tiny, and no gzip keeps the diff id and the digest the same.
+  const layer = blob('application/vnd.oci.image.layer.v1.tar', layerTar);
+  const config = blob(
+    types.config,
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Entrypoint: ['/pause'], User: '65535:65535' },
+        rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] },
+      }),
+    ),
+  );
+  const manifest = blob(
+    types.manifest,
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: types.manifest,
+        config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
+        layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
+      }),
+    ),
+  );
+  const index = {
+    schemaVersion: 2,
+    mediaType: types.index,
+    manifests: [
+      {
+        mediaType: manifest.mediaType,
+        digest: manifest.digest,
+        size: manifest.size,
+        annotations: {
+          'io.containerd.image.name': pauseImage,
+          'org.opencontainers.image.ref.name': pauseImage.split(':')[1],
+        },
+      },
+    ],
+  };
+  const blobFile = (b: { digest: string; bytes: Buffer }) => ({
+    name: `blobs/sha256/${b.digest.slice('sha256:'.length)}`,
+    content: b.bytes,
+  });
+  await writeFile(
+    file,
+    tarFiles([
+      { name: 'oci-layout', content: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
+      { name: 'index.json', content: Buffer.from(JSON.stringify(index)) },
+      blobFile(layer),
+      blobFile(config),
+      blobFile(manifest),
+    ]),
+  );
+}
+
+/** The shared libraries `file` loads (absolute paths, from ldd), including the dynamic loader. */
+async function sharedLibraries(file: string): Promise<string[]> {
+  const out = (await exec('/usr/bin/ldd', [file], { timeoutMs: 30_000 })).stdout;
+  const libs = new Set<string>();
+  for (const line of out.split('\n')) {
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m?.[1] !== undefined) libs.add(m[1]);
+  }
+  if (libs.size === 0) throw new Error(`ldd found no libraries for ${file}:\n${out}`);
+  return [...libs];
+}
+
+/**
+ * Builds the Node base image (tag berth.test/node:<version>) in `docker` unless it exists; returns its tag.
+ * Layout as the official image: node and npm in /usr/local, a shell in /bin, /tmp writable by everyone.
+ */
+export async function buildNodeBaseImage(docker: Dockerd, workDir: string): Promise<string> {
+  const version = await pinnedNodeVersion();
+  const tag = `berth.test/node:${version}-busybox`;
+  if ((await docker.docker(['image', 'inspect', tag], { check: false })).code === 0) return tag;
+
+  const root = path.join(workDir, 'node-rootfs');
+  for (const d of ['bin', 'usr/local/bin', 'usr/local/lib', 'etc', 'tmp', 'root', 'lib64', 'usr/bin']) {
+    await mkdir(path.join(root, d), { recursive: true });
+  }
+  await chmod(path.join(root, 'tmp'), 0o1777);
+  await copyFile(nodeBinary, path.join(root, 'usr/local/bin/node'));
+  await chmod(path.join(root, 'usr/local/bin/node'), 0o755);
+  for (const lib of await sharedLibraries(nodeBinary)) {
+    await mkdir(path.join(root, path.dirname(lib)), { recursive: true });
+    await copyFile(lib, path.join(root, lib));
+  }
+  // npm is JavaScript: the machine's copy runs on any Node; the Dockerfile's `npm ci` needs it.
+  await cp(hostNpm, path.join(root, 'usr/local/lib/node_modules/npm'), { recursive: true });
+  await writeFile(
+    path.join(root, 'usr/local/bin/npm'),
+    '#!/bin/sh\nexec node /usr/local/lib/node_modules/npm/bin/npm-cli.js "$@"\n',
+    { mode: 0o755 },
+  );
+  await copyFile(busybox, path.join(root, 'bin/busybox'));
+  await chmod(path.join(root, 'bin/busybox'), 0o755);
+  const applets = (await exec(busybox, ['--list'], { timeoutMs: 10_000 })).stdout.split('\n').filter(Boolean);
+  for (const applet of applets) {
+    if (applet === 'busybox') continue;
+    await symlink('/bin/busybox', path.join(root, 'bin', applet)).catch(() => undefined);
+  }
+  await symlink('/bin/busybox', path.join(root, 'usr/bin/env')).catch(() => undefined);
+  // The machine's CA bundle, as the official image carries Debian's: `npm ci` in the Dockerfile reaches the npm
+  // registry the way this machine does (through whatever TLS proxy its bundle trusts).
+  await mkdir(path.join(root, 'etc/ssl/certs'), { recursive: true });
+  await copyFile(caBundle, path.join(root, 'etc/ssl/certs/ca-certificates.crt'));
+  await writeFile(
+    path.join(root, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532::/tmp:/bin/sh\n',
+  );
+  await writeFile(path.join(root, 'etc/group'), 'root:x:0:\nnonroot:x:65532:\n');
+
+  const tar = path.join(workDir, 'node-rootfs.tar');
+  await exec('/usr/bin/tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', root, '-cf', tar, '.'], {
+    timeoutMs: 120_000,
+  });
+  await docker.docker(
+    [
+      'import',
+      '--change',
+      'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
+      '--change',
+      `ENV NODE_EXTRA_CA_CERTS=${caBundle}`,
+      '--change',
+      'CMD ["node"]',
+      tar,
+      tag,
+    ],
+    { timeoutMs: 300_000 },
+  );
+  return tag;
+}
+
+/** Builds the Berth image from the repository's Dockerfile on the local Node base; returns its tag. */
+export async function buildBerthImage(docker: Dockerd, workDir: string): Promise<string> {
+  const base = await buildNodeBaseImage(docker, workDir);
+  // --network host: the Dockerfile's `npm ci` reaches the npm registry the way the host does (the private
+  // engine has no bridge network).
+  await docker.docker(
+    ['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${base}`, '-t', berthImage, repoRoot],
+    { timeoutMs: 900_000 },
+  );
+  return berthImage;
+}
+
+/** `docker save` of `tags` into one archive that `ctr images import` reads. */
+export async function saveImages(docker: Dockerd, tags: readonly string[], file: string): Promise<void> {
+  await docker.docker(['save', '-o', file, ...tags], { timeoutMs: 600_000 });
+}

@@ -1,0 +1,111 @@
+// Small kubectl helpers for the cluster tests: read objects as JSON and wait for the states a user waits for.
+import type { ExecOptions, ExecResult } from './exec.ts';
+import { waitFor } from './wait.ts';
+
+export interface Kubectl {
+  kubectl(args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid: string; kind: string; name: string }[];
+    deletionTimestamp?: string;
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface PodStatus {
+  phase?: string;
+  conditions?: Condition[];
+  containerStatuses?: { name: string; ready: boolean; restartCount: number }[];
+}
+
+/** `kubectl get ... -o json` of one object, or undefined when it does not exist. */
+export async function getObject<T extends KubeObject = KubeObject>(
+  k: Kubectl,
+  args: readonly string[],
+): Promise<T | undefined> {
+  const res = await k.kubectl(['get', ...args, '-o', 'json'], { check: false });
+  if (res.code !== 0) {
+    if (/NotFound|not found/.test(res.stderr)) return undefined;
+    throw new Error(`kubectl get ${args.join(' ')}: ${res.stderr}`);
+  }
+  return JSON.parse(res.stdout) as T;
+}
+
+/** `kubectl get ... -o json` of a list. */
+export async function listObjects<T extends KubeObject = KubeObject>(
+  k: Kubectl,
+  args: readonly string[],
+): Promise<T[]> {
+  const res = await k.kubectl(['get', ...args, '-o', 'json']);
+  return (JSON.parse(res.stdout) as { items: T[] }).items;
+}
+
+export function conditionOf(obj: KubeObject | undefined, type: string): Condition | undefined {
+  const conditions = (obj?.status?.['conditions'] ?? []) as Condition[];
+  return conditions.find((c) => c.type === type);
+}
+
+/** Pods matching `selector` that are Running, Ready and not being deleted. */
+export async function readyPods(k: Kubectl, namespace: string, selector: string): Promise<KubeObject[]> {
+  const pods = await listObjects(k, ['pods', '-n', namespace, '-l', selector]);
+  return pods.filter((p) => {
+    const status = p.status as PodStatus | undefined;
+    return (
+      p.metadata.deletionTimestamp === undefined &&
+      status?.phase === 'Running' &&
+      status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+    );
+  });
+}
+
+/**
+ * Waits until the Deployment has rolled out its current template: every replica updated, available and no old
+ * pod left (what `kubectl rollout status` checks).
+ */
+export async function waitForRollout(
+  k: Kubectl,
+  namespace: string,
+  name: string,
+  timeoutMs = 300_000,
+): Promise<void> {
+  await waitFor(
+    `Deployment ${namespace}/${name} rolled out`,
+    async () => {
+      const d = await getObject(k, ['deployment', '-n', namespace, name]);
+      if (d === undefined) return undefined;
+      const spec = d.spec as { replicas?: number };
+      const s = (d.status ?? {}) as {
+        observedGeneration?: number;
+        replicas?: number;
+        updatedReplicas?: number;
+        availableReplicas?: number;
+      };
+      const want = spec.replicas ?? 1;
+      const generation = (d.metadata as { generation?: number }).generation ?? 0;
+      return (s.observedGeneration ?? 0) >= generation &&
+        s.updatedReplicas === want &&
+        s.availableReplicas === want &&
+        s.replicas === want
+        ? true
+        : undefined;
+    },
+    { timeoutMs, intervalMs: 1_000 },
+  );
+}
