@@ -18,15 +18,8 @@ import { skopeo, buildScratchImage, removeClientState } from '../harness/clients
 import { clusterUp, type Cluster } from '../harness/cluster.ts';
 import { berthImage, buildBerthImage, saveImages } from '../harness/cluster-images.ts';
 import { startDockerd, type Dockerd } from '../harness/dockerd.ts';
-import { hostSnapshot, type HostSnapshot } from '../harness/host-state.ts';
-import {
-  conditionOf,
-  getObject,
-  listObjects,
-  readyPods,
-  waitForRollout,
-  type KubeObject,
-} from '../harness/kube.ts';
+import { clusterLeftovers, hostSnapshot, type HostSnapshot } from '../harness/host-state.ts';
+import { conditionOf, getObject, listObjects, readyPods, type KubeObject } from '../harness/kube.ts';
 import { makeTempDir } from '../harness/tmp.ts';
 import { repoRoot } from '../harness/tools.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -131,6 +124,29 @@ async function imageId(ref: string): Promise<string> {
   return (await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', ref])).stdout.trim();
 }
 
+/** Waits until `component` runs exactly `count` Ready pods and no other pod of it exists (not even terminating). */
+async function waitForPods(
+  name: string,
+  component: 'registry' | 'token-issuer',
+  count: number,
+): Promise<string[]> {
+  return waitFor(
+    `${String(count)} ${component} pods of ${name} and no others`,
+    async () => {
+      const all = await listObjects(cluster, [
+        'pods',
+        '-n',
+        namespace,
+        '-l',
+        `app.kubernetes.io/instance=${name},app.kubernetes.io/component=${component}`,
+      ]);
+      const ready = await podNames(name, component);
+      return all.length === count && ready.length === count ? ready : undefined;
+    },
+    { timeoutMs: 300_000, intervalMs: 1_000 },
+  );
+}
+
 async function podNames(name: string, component: 'registry' | 'token-issuer'): Promise<string[]> {
   const pods = await readyPods(
     cluster,
@@ -149,7 +165,7 @@ describe('Berth on a real single-node cluster', { concurrency: false }, () => {
       trustedRegistries: {},
     });
     // With the engine idle, so only the cluster can make a difference.
-    hostBefore = await hostSnapshot('berth-cluster-');
+    hostBefore = await hostSnapshot();
     [cluster] = await Promise.all([
       timed('cluster up', () => clusterUp()),
       timed('build the Berth image', () => buildBerthImage(dockerd, work)),
@@ -431,8 +447,7 @@ describe('Berth on a real single-node cluster', { concurrency: false }, () => {
     assert.equal((await podNames('registry', 'registry')).length, 1);
     await patchRegistry({ replicas: 2 });
     await waitForRegistryReady('registry');
-    await waitForRollout(cluster, namespace, 'registry-registry');
-    assert.equal((await podNames('registry', 'registry')).length, 2, 'two registry pods');
+    assert.equal((await waitForPods('registry', 'registry', 2)).length, 2, 'two registry pods');
 
     // resources go into both pod templates; publicRepositories into the token issuer's config (its pods
     // roll on the config hash), not the registry's.
@@ -454,18 +469,13 @@ describe('Berth on a real single-node cluster', { concurrency: false }, () => {
       await patchRegistry(change.spec);
       await waitForRegistryReady('registry');
       for (const c of change.rolls) {
-        await waitForRollout(
-          cluster,
-          namespace,
-          c === 'registry' ? 'registry-registry' : 'registry-token-issuer',
-        );
+        const before = old.get(c) ?? [];
+        // Every old pod gone (not only unready): until then it may still answer with the old config.
         await waitFor(
           `${c} pods replaced after the ${change.what} change`,
           async () => {
-            const names = await podNames('registry', c);
-            return names.length > 0 && names.every((n) => !(old.get(c) ?? []).includes(n))
-              ? names
-              : undefined;
+            const names = await waitForPods('registry', c, before.length);
+            return names.every((n) => !before.includes(n)) ? names : undefined;
           },
           { timeoutMs: 300_000, intervalMs: 1_000 },
         );
@@ -549,8 +559,7 @@ describe('Berth on a real single-node cluster', { concurrency: false }, () => {
         '-p',
         '{"spec":{"replicas":1}}',
       ]);
-      await waitForRollout(cluster, namespace, 'registry-registry');
-      assert.equal((await podNames('registry', 'registry')).length, 1);
+      assert.equal((await waitForPods('registry', 'registry', 1)).length, 1);
     } finally {
       stop = true;
       await pushing;
@@ -583,7 +592,8 @@ describe('Berth on a real single-node cluster', { concurrency: false }, () => {
 
   test('tearing the cluster down leaves the machine as it was', async () => {
     await timed('cluster down', () => cluster.down());
-    const hostAfter = await hostSnapshot('berth-cluster-');
+    assert.deepEqual(await clusterLeftovers(cluster.state), [], 'nothing of the cluster is left');
+    const hostAfter = await hostSnapshot();
     for (const key of Object.keys(hostBefore) as (keyof HostSnapshot)[]) {
       assert.deepEqual(hostAfter[key], hostBefore[key], `host ${key} changed`);
     }

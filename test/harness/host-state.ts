@@ -1,7 +1,7 @@
 // What the test cluster may change on the host, read before it starts so teardown can put it back, and a
 // snapshot of the host that the hygiene test compares before `up` and after `down`.
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exec } from './exec.ts';
 
@@ -77,52 +77,100 @@ export interface HostSnapshot {
   cgroups: Record<string, string[]>;
   paths: Record<string, string[] | 'absent'>;
   iptables: string[];
-  processes: string[];
 }
 
 /**
- * The host state a cluster could leave changed. `processesMatching` picks processes to list by command
- * line (the cluster's directory), so unrelated processes of a busy machine do not count.
+ * Names that belong to some test cluster (its namespace, veth pair, cgroup root, CNI network, folders). The
+ * snapshot leaves them out, so a developer's `npm run cluster -- up` running beside the tests does not count
+ * as a change; `clusterLeftovers` checks one cluster's own names instead.
  */
-export async function hostSnapshot(processesMatching: string): Promise<HostSnapshot> {
+const anyCluster = /berth-k8s-\d+|^bk\d+[hn]$|\/berth-cluster-|\/\.cache\/cluster\b/;
+
+async function linkTarget(file: string): Promise<string> {
+  return readlink(file).catch(() => '');
+}
+
+/** The host state a test cluster could leave changed, less what belongs to any running test cluster. */
+export async function hostSnapshot(): Promise<HostSnapshot> {
+  const keep = (name: string): boolean => !anyCluster.test(name);
   const links = (await exec('/usr/sbin/ip', ['-o', 'link', 'show'], { timeoutMs: 10_000 })).stdout
     .split('\n')
     .map((l) => /^\d+:\s+([^:@]+)/.exec(l)?.[1])
-    .filter((n): n is string => n !== undefined)
+    .filter((n): n is string => n !== undefined && keep(n))
     .sort();
-  const netns = (await exec('/usr/sbin/ip', ['netns', 'list'], { timeoutMs: 10_000 })).stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' ')[0] ?? l)
-    .sort();
+  const netns = (await netnsNames()).filter(keep);
   const cgroups: Record<string, string[]> = {};
   for (const h of await cgroupHierarchies()) {
     const entries = await readdir(path.join('/sys/fs/cgroup', h), { withFileTypes: true });
     cgroups[h] = entries
-      .filter((e) => e.isDirectory())
+      .filter((e) => e.isDirectory() && keep(e.name))
       .map((e) => e.name)
       .sort();
   }
   const paths: Record<string, string[] | 'absent'> = {};
-  for (const p of fixedHostPaths) paths[p] = existsSync(p) ? await tree(p) : 'absent';
+  for (const p of fixedHostPaths) {
+    if (!existsSync(p)) {
+      paths[p] = 'absent';
+      continue;
+    }
+    const entries: string[] = [];
+    for (const e of await tree(p)) {
+      // /var/log/containers holds symlinks into a cluster's pod log folder.
+      const target = await linkTarget(path.join(p, e));
+      if (keep(e) && keep(target)) entries.push(e);
+    }
+    paths[p] = entries;
+  }
   const iptables = (await exec('/usr/sbin/iptables-save', [], { check: false, timeoutMs: 30_000 })).stdout
     .split('\n')
     .filter((l) => l !== '' && !l.startsWith('#'))
     .map((l) => l.replace(/\[\d+:\d+\]/g, ''));
-  const processes: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(processesMatching)) processes.push(cmdline.replace(/\0/g, ' ').trim());
-  }
   return {
     sysctls: await readSysctls(kubeletSysctls),
     links,
     netns,
-    mounts: (await mountPoints()).sort(),
+    mounts: (await mountPoints()).filter(keep).sort(),
     cgroups,
     paths,
     iptables,
-    processes: processes.sort(),
   };
+}
+
+async function netnsNames(): Promise<string[]> {
+  return (await exec('/usr/sbin/ip', ['netns', 'list'], { timeoutMs: 10_000 })).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[0] ?? l)
+    .sort();
+}
+
+/** What is left of one cluster (by its own names) after teardown; [] when nothing is. */
+export async function clusterLeftovers(c: {
+  dir: string;
+  netns: { name: string; hostInterface: string };
+  cgroupRoot: string;
+  cniNetwork: string;
+}): Promise<string[]> {
+  const left: string[] = [];
+  if ((await netnsNames()).includes(c.netns.name)) left.push(`network namespace ${c.netns.name}`);
+  if (existsSync(`/sys/class/net/${c.netns.hostInterface}`)) left.push(`link ${c.netns.hostInterface}`);
+  for (const h of await cgroupHierarchies()) {
+    const dir = path.join('/sys/fs/cgroup', h, c.cgroupRoot);
+    if (existsSync(dir)) left.push(`cgroup ${dir}`);
+  }
+  for (const m of await mountPoints()) if (m.startsWith(`${c.dir}/`) || m === c.dir) left.push(`mount ${m}`);
+  for (const f of await readdir('/var/lib/cni/results').catch(() => [])) {
+    if (f.startsWith(`${c.cniNetwork}-`)) left.push(`/var/lib/cni/results/${f}`);
+  }
+  for (const f of await readdir('/var/log/containers').catch(() => [])) {
+    if ((await linkTarget(path.join('/var/log/containers', f))).startsWith(c.dir))
+      left.push(`/var/log/containers/${f}`);
+  }
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(c.dir)) left.push(`process ${pid}: ${cmdline.replace(/\0/g, ' ').trim()}`);
+  }
+  if (existsSync(c.dir)) left.push(`folder ${c.dir}`);
+  return left;
 }
