@@ -7,7 +7,7 @@
 //   - Berth itself, built from the repository's own Dockerfile on that base (BASE_IMAGE build argument).
 import { chmod, copyFile, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { exec } from './exec.ts';
+import { exec, type ExecOptions, type ExecResult } from './exec.ts';
 import { blob, mediaTypes, sha256, tarFiles } from './oci-image.ts';
 import { repoRoot } from './tools.ts';
 import type { Dockerd } from './dockerd.ts';
@@ -185,4 +185,33 @@ export async function buildBerthImage(docker: Dockerd, workDir: string): Promise
 /** `docker save` of `tags` into one archive that `ctr images import` reads. */
 export async function saveImages(docker: Dockerd, tags: readonly string[], file: string): Promise<void> {
   await docker.docker(['save', '-o', file, ...tags], { timeoutMs: 600_000 });
+}
+
+/** `helm install` of charts/berth into `namespace` with the image built here; waits for the pods. */
+export async function helmInstallBerth(
+  helm: (args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>,
+  namespace: string,
+  replicas = 1,
+): Promise<void> {
+  const [repository = '', tag = ''] = berthImage.split(':');
+  await helm(
+    [
+      'install',
+      'berth',
+      path.join(repoRoot, 'charts/berth'),
+      '--namespace',
+      namespace,
+      '--create-namespace',
+      '--set',
+      `image.repository=${repository}`,
+      '--set',
+      `image.tag=${tag}`,
+      '--set',
+      `replicaCount=${String(replicas)}`,
+      '--wait',
+      '--timeout',
+      '6m',
+    ],
+    { timeoutMs: 420_000 },
+  );
 }

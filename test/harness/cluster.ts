@@ -258,15 +258,23 @@ export async function teardownCluster(state: ClusterState): Promise<void> {
 async function cleanFixedPaths(state: ClusterState): Promise<void> {
   // Only the cluster's own entries where the path existed before: libcni's cache files are named after the
   // network, /var/log/containers symlinks point into the cluster's pod log dir.
+  // libcni's cache files: the pod network's are named after it, the loopback network's ("cni-loopback-<id>-lo")
+  // name the pod's namespace, which lives in this cluster's containerd state.
   const results = '/var/lib/cni/results';
   for (const f of await readdir(results).catch(() => [])) {
-    if (f.startsWith(`${state.cniNetwork}-`)) await rm(path.join(results, f), { force: true });
+    const file = path.join(results, f);
+    const mine =
+      f.startsWith(`${state.cniNetwork}-`) ||
+      (await readFile(file, 'utf8').catch(() => '')).includes(`${state.dir}/`);
+    if (mine) await rm(file, { force: true });
   }
   for (const f of await readdir('/var/log/containers').catch(() => [])) {
     const link = path.join('/var/log/containers', f);
     const target = await readlink(link).catch(() => '');
     if (target.startsWith(state.dir)) await rm(link, { force: true });
   }
+  // Another test cluster still running uses these too (they are fixed paths): it is left to remove them.
+  if (await otherClusterRunning(state)) return;
   for (const p of state.absentPaths) {
     if (p === '/run/netns') {
       if (existsSync(p) && (await readdir(p)).length === 0) await rmdir(p).catch(() => undefined);
@@ -274,6 +282,12 @@ async function cleanFixedPaths(state: ClusterState): Promise<void> {
     }
     await rm(p, { recursive: true, force: true });
   }
+}
+
+/** Whether a test cluster other than this one is up (its network namespace exists). */
+async function otherClusterRunning(state: ClusterState): Promise<boolean> {
+  const names = await readdir('/run/netns').catch(() => []);
+  return names.some((n) => /^berth-k8s-\d+$/.test(n) && n !== state.netns.name);
 }
 
 export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {

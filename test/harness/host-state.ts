@@ -115,9 +115,13 @@ export async function hostSnapshot(): Promise<HostSnapshot> {
     }
     const entries: string[] = [];
     for (const e of await tree(p)) {
-      // /var/log/containers holds symlinks into a cluster's pod log folder.
-      const target = await linkTarget(path.join(p, e));
-      if (keep(e) && keep(target)) entries.push(e);
+      // /var/log/containers holds symlinks into a cluster's pod log folder; libcni's cache files in
+      // /var/lib/cni/results name the pod's network namespace, in a cluster's folder.
+      const file = path.join(p, e);
+      const target = await linkTarget(file);
+      const content =
+        p === '/var/lib/cni' && e.startsWith('results/') ? await readFile(file, 'utf8').catch(() => '') : '';
+      if (keep(e) && keep(target) && keep(content)) entries.push(e);
     }
     paths[p] = entries;
   }
@@ -144,6 +148,11 @@ async function netnsNames(): Promise<string[]> {
     .sort();
 }
 
+/** Network namespaces of running test clusters. */
+export async function runningClusters(): Promise<string[]> {
+  return (await netnsNames()).filter((n) => /^berth-k8s-\d+$/.test(n));
+}
+
 /** What is left of one cluster (by its own names) after teardown; [] when nothing is. */
 export async function clusterLeftovers(c: {
   dir: string;
@@ -160,7 +169,9 @@ export async function clusterLeftovers(c: {
   }
   for (const m of await mountPoints()) if (m.startsWith(`${c.dir}/`) || m === c.dir) left.push(`mount ${m}`);
   for (const f of await readdir('/var/lib/cni/results').catch(() => [])) {
-    if (f.startsWith(`${c.cniNetwork}-`)) left.push(`/var/lib/cni/results/${f}`);
+    const content = await readFile(path.join('/var/lib/cni/results', f), 'utf8').catch(() => '');
+    if (f.startsWith(`${c.cniNetwork}-`) || content.includes(`${c.dir}/`))
+      left.push(`/var/lib/cni/results/${f}`);
   }
   for (const f of await readdir('/var/log/containers').catch(() => [])) {
     if ((await linkTarget(path.join('/var/log/containers', f))).startsWith(c.dir))

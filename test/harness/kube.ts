@@ -1,4 +1,7 @@
 // Small kubectl helpers for the cluster tests: read objects as JSON and wait for the states a user waits for.
+import { readFile } from 'node:fs/promises';
+import type { RegistryScope } from '../../registry/auth/grants.ts';
+import { createAccessToken } from './auth.ts';
 import type { ExecOptions, ExecResult } from './exec.ts';
 import { waitFor } from './wait.ts';
 
@@ -108,4 +111,31 @@ export async function waitForRollout(
     },
     { timeoutMs, intervalMs: 1_000 },
   );
+}
+
+export interface AccessTokenSecretOptions {
+  namespace: string;
+  /** The Secret's name; it gets the label berth.dev/access-tokens=<label> (spec.auth.accessTokensFrom). */
+  secretName: string;
+  label: string;
+  user: string;
+  scopes: readonly RegistryScope[];
+  repositories: readonly string[];
+  /** Where the access-token file is written first (`berth-registry access-token create --file`). */
+  file: string;
+}
+
+/** Creates an access token with the real CLI, stores its file in a labelled Secret, returns the secret. */
+export async function applyAccessTokenSecret(k: Kubectl, o: AccessTokenSecretOptions): Promise<string> {
+  const secret = await createAccessToken(o.file, o.user, o.scopes, o.repositories);
+  const manifest = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: o.secretName, namespace: o.namespace, labels: { 'berth.dev/access-tokens': o.label } },
+    stringData: { 'tokens.yml': await readFile(o.file, 'utf8') },
+  };
+  await k.kubectl(['apply', '--server-side', '--field-manager=e2e', '-f', '-'], {
+    input: JSON.stringify(manifest),
+  });
+  return secret;
 }
