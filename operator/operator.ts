@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
+import { setupGarbageCollectionController } from './operations/garbage-collection/controller.ts';
 import { setupContainerRegistryController } from './reconcile/container-registry-controller.ts';
 import { setupTokenReviewersController } from './reconcile/token-reviewers.ts';
 import { KubeClient } from './runtime/kube-client.ts';
@@ -190,6 +191,7 @@ export async function startOperator(
     defaultImage: config.registryImage,
     concurrency: config.concurrency,
   });
+  setupGarbageCollectionController(manager);
   if (config.tokenReviewerClusterRole !== undefined && config.tokenReviewerBinding !== undefined) {
     setupTokenReviewersController(manager, {
       clusterRole: config.tokenReviewerClusterRole,

@@ -336,7 +336,10 @@ export const garbageCollectionSchema = describe(
       'Also delete manifests no tag points to (garbage-collect --delete-untagged).',
     ),
     dryRun: describe(z.boolean().default(false), 'Report what would be freed; delete nothing.'),
-    suspend: describe(z.boolean().default(false), 'Skip scheduled runs.'),
+    suspend: describe(
+      z.boolean().default(false),
+      'Start no new runs, scheduled or on demand (a run under way finishes).',
+    ),
     timeout: describe(
       goDuration({ min: '1m', max: '24h' }).default('1h'),
       'Longest a run may take; the registry leaves read-only mode then, whatever happened.',
@@ -472,10 +475,20 @@ export const operationStatusSchema = z.looseObject({
 export type OperationStatus = z.infer<typeof operationStatusSchema>;
 
 export const garbageCollectionResultSchema = z.strictObject({
+  id: describe(z.string().max(253).optional(), 'The run (status.operation.id while it ran).'),
+  trigger: describe(z.enum(['Schedule', 'OnDemand']).optional(), 'What started the run.'),
+  request: describe(
+    z.string().max(1024).optional(),
+    'The last berth.dev/garbage-collect annotation value acknowledged (a run was started for it).',
+  ),
   startTime: timestamp,
   completionTime: timestamp.optional(),
   result: z.enum(['Succeeded', 'Failed', 'TimedOut', 'Aborted']),
   dryRun: z.boolean().default(false),
+  readOnlySeconds: describe(
+    z.number().min(0).optional(),
+    'How long the registry was read-only for the run: from switching until read-write was confirmed.',
+  ),
   blobsDeleted: z.int().min(0).optional(),
   manifestsDeleted: z.int().min(0).optional(),
   bytesFreed: z.int().min(0).optional(),

@@ -88,3 +88,39 @@ export const RegistryDegradedReason = {
   ...RegistryProblemReason,
   ...RegistryBlockedReason,
 } as const;
+
+/** Reasons of the GarbageCollecting condition (True while a run is under way). */
+export const GarbageCollectingReason = {
+  /** No run is under way. */
+  Idle: 'Idle',
+  /** Switching the fleet to read-only and waiting until every pod reports it. */
+  EnteringReadOnly: 'EnteringReadOnly',
+  /** The collector Job is running. */
+  Collecting: 'Collecting',
+  /** Switching the fleet back to read-write and waiting until every pod reports it. */
+  LeavingReadOnly: 'LeavingReadOnly',
+  /** A run is due but waits: another operation runs, or no maintenance window is open. */
+  Waiting: 'Waiting',
+  /** spec.garbageCollection.suspend: no new run starts. */
+  Suspended: 'Suspended',
+} as const;
+
+/** Reasons of the ReadOnly condition. */
+export const ReadOnlyReason = {
+  /** Every registry pod serves writes. */
+  ReadWrite: 'ReadWrite',
+  /** spec.readOnly is set. */
+  Requested: 'Requested',
+  /** A maintenance operation holds the fleet read-only (every pod confirmed it). */
+  Maintenance: 'Maintenance',
+  /** Switching, or a pod has not confirmed the mode yet (the message names it). */
+  Switching: 'Switching',
+} as const;
+
+/** The result of a garbage collection run (status.lastGarbageCollection.result) and its Event reasons. */
+export const GarbageCollectionResult = {
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+  TimedOut: 'TimedOut',
+  Aborted: 'Aborted',
+} as const;

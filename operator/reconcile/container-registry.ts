@@ -4,7 +4,8 @@
 //     the offending fields named, and nothing is retried until the object changes (no hot loop).
 //  2. Observe what render needs (observe.ts): the generated key material (key-material.ts: created exactly
 //     once), the access-token Secrets the selector picks, and the user Secrets the pods reference.
-//  3. Render the children (operator/render, pure) and apply them (runtime/apply.ts: server-side apply under the
+//  3. Render the children (operator/render, pure; config.yml says read-only while a maintenance operation in
+//     status.operation needs it — operations/garbage-collection/state.ts) and apply them (runtime/apply.ts: server-side apply under the
 //     `berth-operator` field manager, unchanged children not sent again).
 //  4. Delete children this registry owns that are no longer rendered (runtime/prune.ts). PersistentVolumeClaims
 //     are never deleted here.
@@ -14,6 +15,7 @@
 // a child the API server refuses (422 Invalid, 403 Forbidden, ...) is reported in the status and retried
 // slowly, since retrying the same request at once cannot help.
 import type { Logger } from 'pino';
+import { maintenanceReadOnly } from '../operations/garbage-collection/state.ts';
 import { ConfigRenderError } from '../render/config.ts';
 import { MaterialError, type GeneratedMaterial } from '../render/material.ts';
 import { childNames, labelKeys } from '../render/names.ts';
@@ -193,6 +195,7 @@ export class ContainerRegistryReconciler {
         ...(inputs.accessTokens ? { accessTokens: inputs.accessTokens } : {}),
         referencedSecrets: inputs.referencedSecrets,
         defaultImage: this.opts.defaultImage,
+        maintenanceReadOnly: maintenanceReadOnly(raw.status?.operation),
       });
       return { done: false, value };
     } catch (err) {

@@ -28,6 +28,8 @@ export interface RenderInput {
   referencedSecrets: Record<string, ReferencedSecret | undefined>;
   /** Image when spec.image is unset (the operator's BERTH_REGISTRY_IMAGE). */
   defaultImage: string;
+  /** A maintenance operation (status.operation) holds the registry read-only, whatever spec.readOnly says. */
+  maintenanceReadOnly?: boolean;
 }
 
 export interface RenderContext extends RenderInput {
@@ -35,7 +37,7 @@ export interface RenderContext extends RenderInput {
   storage: SelectedStorage;
   /** spec.image, or the default. */
   image: string;
-  /** config.yml as the registry runs it now (spec.readOnly included). */
+  /** config.yml as the registry runs it now (spec.readOnly, or a maintenance operation's read-only mode). */
   registryConfig: RegistryConfigInput;
   issuerConfig: TokenServerConfigInput;
   /** Hashes of what each workload's pods read at start (see pod-config-hash.ts). */
@@ -47,7 +49,10 @@ export type ChildBuilder = (ctx: RenderContext) => KubeObject | undefined;
 
 export function renderContext(input: RenderInput): RenderContext {
   const cr = input.registry;
-  const registryConfig = buildRegistryConfig(cr);
+  const registryConfig = buildRegistryConfig(
+    cr,
+    input.maintenanceReadOnly === true ? { readOnly: true } : {},
+  );
   const issuerConfig = buildIssuerConfig(cr);
   return {
     ...input,

@@ -111,6 +111,24 @@ export class TokenSigner {
     return new TokenSigner(algorithm, await jwkThumbprint(leaf.publicKey), privateKey, x5c);
   }
 
+  /** Key and certificate chain as PEM text (the operator holds them in a Secret); throws when unusable. */
+  static async fromPem(privateKeyPem: string, certificatePem: string): Promise<TokenSigner> {
+    const privateKey = createPrivateKey(privateKeyPem);
+    const leaf = parsePemCertificates(certificatePem)[0];
+    if (!leaf) throw new Error('the certificate PEM holds no certificate');
+    const spki = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+    if (!spki(createPublicKey(privateKey)).equals(spki(leaf.publicKey))) {
+      throw new Error('the certificate is not for the signing key');
+    }
+    const x5c = parsePemCertificates(certificatePem).map((c) => c.raw.toString('base64'));
+    return new TokenSigner(
+      defaultAlgorithm(privateKey),
+      await jwkThumbprint(leaf.publicKey),
+      privateKey,
+      x5c,
+    );
+  }
+
   async signAccessToken(claims: {
     issuer: string;
     service: string;

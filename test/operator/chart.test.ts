@@ -284,6 +284,7 @@ describe('Helm chart charts/berth on a real API server', () => {
       ['create', 'poddisruptionbudgets.policy', '-n', 'team-a'],
       ['create', 'jobs.batch', '-n', 'team-a'],
       ['watch', 'pods', '--all-namespaces'],
+      ['patch', 'pods', '-n', 'team-a'],
       ['get', 'pods', '--subresource=log', '-n', 'team-a'],
       ['create', 'events.events.k8s.io', '-n', 'team-a'],
       ['create', 'leases.coordination.k8s.io', '-n', releaseNs],

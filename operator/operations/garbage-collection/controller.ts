@@ -1,0 +1,322 @@
+// The garbage-collection controller: a controller of its own on ContainerRegistry objects (and the Jobs they
+// own) that runs the state machine of state.ts. Each reconcile observes (the CR, its trigger annotation, the
+// schedule and windows, the fleet's mode while switching, the collector Job), computes the next state,
+// PERSISTS it in status.operation, and only then acts (creates or deletes the Job, records Events). It runs
+// only while this replica leads (the manager starts controllers on leadership), so the cron schedule is
+// evaluated by one replica, and a run in status.operation is never started twice.
+//
+// Status is written by server-side apply under a field manager of its own (berth-operator-gc): the registry
+// reconciler's status apply (berth-operator) owns other fields, so neither removes the other's; dropping
+// `operation` from this controller's apply removes it.
+import type { Logger } from 'pino';
+import { parseDuration } from '../../../registry/config/schema.ts';
+import { RegistryConditionType, selectedStorage, type ContainerRegistry } from '../../api/index.ts';
+import { dataClaimName } from '../../render/children/data-claim.ts';
+import { childNames, labelKeys, managedBy } from '../../render/names.ts';
+import { setConditions, statusUpToDate } from '../../runtime/conditions.ts';
+import { ownerKeyMapper, type ReconcileResult } from '../../runtime/controller.ts';
+import { isApiError } from '../../runtime/errors.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { Manager } from '../../runtime/manager.ts';
+import type { Condition, KubeObject } from '../../runtime/objects.ts';
+import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
+import { nudgePods, probeFleet } from './fleet.ts';
+import {
+  collectorJob,
+  jobObjectName,
+  jobPodSelector,
+  observeJob,
+  type JobObject,
+  type PodObject,
+} from './job.ts';
+import { msToNextRun, scheduleDue, windowOpen } from './schedule.ts';
+import {
+  defaultLimits,
+  next,
+  operationType,
+  type Action,
+  type GcOperation,
+  type GcRecord,
+  type Limits,
+  type Observed,
+  type Step,
+} from './state.ts';
+
+/** Any new value starts a run (the value is acknowledged in status.lastGarbageCollection.request). */
+export const garbageCollectAnnotation = 'berth.dev/garbage-collect';
+export const gcFieldManager = 'berth-operator-gc';
+
+export interface GarbageCollectionOptions {
+  limits?: Partial<Limits>;
+  concurrency?: number;
+}
+
+function asOperation(v: unknown): GcOperation | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  return (v as { type?: unknown }).type === operationType ? (v as GcOperation) : undefined;
+}
+
+export class GarbageCollectionController {
+  private readonly client: KubeClient;
+  private readonly registries: { get(key: string): KubeObject | undefined };
+  private readonly deployments: { get(key: string): KubeObject | undefined };
+  private readonly jobs: { get(key: string): KubeObject | undefined };
+  private readonly limits: Limits;
+
+  constructor(
+    client: KubeClient,
+    caches: {
+      registries: GarbageCollectionController['registries'];
+      deployments: GarbageCollectionController['deployments'];
+      jobs: GarbageCollectionController['jobs'];
+    },
+    opts: GarbageCollectionOptions = {},
+  ) {
+    this.client = client;
+    this.registries = caches.registries;
+    this.deployments = caches.deployments;
+    this.jobs = caches.jobs;
+    this.limits = { ...defaultLimits, ...opts.limits };
+  }
+
+  async reconcile(key: string, logger: Logger): Promise<ReconcileResult> {
+    const raw = this.registries.get(key) as RegistryObject | undefined;
+    if (raw === undefined) return {};
+    const parsed = parseRegistry(raw);
+    const current = asOperation(raw.status?.operation);
+    if (!parsed.success) {
+      // An invalid spec starts nothing; a run under way goes on to unwind (its generation no longer matches).
+      if (current === undefined) return {};
+    }
+    const cr = parsed.success ? parsed.data : undefined;
+    const observed = await this.observe(raw, cr, current, logger);
+    const step = next(current, observed, this.limits);
+    await this.persist(raw, step, observed.now);
+    for (const action of step.actions) await this.act(raw, cr, action, logger);
+    if (step.operation?.phase !== current?.phase) {
+      logger.info(
+        {
+          from: current?.phase ?? 'none',
+          to: step.operation?.phase ?? 'none',
+          run: step.operation?.id ?? current?.id,
+        },
+        'garbage collection',
+      );
+    }
+    const schedule = cr?.spec.garbageCollection.schedule;
+    const waits = [step.requeueAfterMs, msToNextRun(schedule, observed.now)];
+    if (step.collecting.reason === 'Waiting') waits.push(60_000);
+    const requeueAfterMs = Math.min(...waits.filter((w): w is number => w !== undefined));
+    return Number.isFinite(requeueAfterMs) ? { requeueAfterMs } : {};
+  }
+
+  private async observe(
+    raw: RegistryObject,
+    cr: ContainerRegistry | undefined,
+    current: GcOperation | undefined,
+    logger: Logger,
+  ): Promise<Observed> {
+    const now = new Date();
+    const status = raw.status ?? {};
+    const last = status.lastGarbageCollection as GcRecord | undefined;
+    const other = status.operation as { type?: string } | undefined;
+    const gc = cr?.spec.garbageCollection;
+    const lastStart = current?.startTime ?? last?.startTime;
+    const observed: Observed = {
+      now,
+      generation: raw.metadata.generation ?? 0,
+      deleting: raw.metadata.deletionTimestamp !== undefined,
+      spec: {
+        deleteUntagged: gc?.deleteUntagged ?? current?.deleteUntagged ?? false,
+        dryRun: gc?.dryRun ?? current?.dryRun ?? false,
+        suspend: gc?.suspend ?? false,
+        timeoutSeconds:
+          gc !== undefined ? Math.round(parseDurationSeconds(gc.timeout)) : (current?.timeoutSeconds ?? 3600),
+        readOnly: cr?.spec.readOnly ?? false,
+      },
+      ...(raw.metadata.annotations?.[garbageCollectAnnotation] !== undefined
+        ? { request: raw.metadata.annotations[garbageCollectAnnotation] }
+        : {}),
+      ...(last !== undefined ? { last } : {}),
+      scheduleDue: scheduleDue(gc?.schedule, lastStart !== undefined ? new Date(lastStart) : undefined, now),
+      windowOpen: windowOpen(cr?.spec.maintenanceWindows, now),
+      ...(other?.type !== undefined && other.type !== operationType ? { otherOperation: other.type } : {}),
+      fleet: [],
+    };
+    if (current === undefined || cr === undefined) return observed;
+    if (!current.dryRun && current.phase !== 'Collecting') {
+      observed.fleet = await probeFleet(this.client, cr);
+      const readOnly = current.phase === 'EnteringReadOnly' || observed.spec.readOnly;
+      const marker = `${current.id}-${readOnly ? 'read-only' : 'read-write'}`;
+      await nudgePods(this.client, cr, observed.fleet, readOnly, marker).catch((err: unknown) =>
+        logger.warn({ err }, 'could not annotate the registry pods to refresh their config'),
+      );
+    }
+    if (current.phase !== 'EnteringReadOnly') {
+      const name = jobObjectName(cr.metadata.name, current.jobName);
+      const job = this.jobs.get(`${cr.metadata.namespace}/${name}`) as JobObject | undefined;
+      if (job !== undefined) {
+        const finished = job.status?.conditions?.some(
+          (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+        );
+        const pods = finished
+          ? (
+              await this.client.list<PodObject>('v1', 'Pod', {
+                namespace: cr.metadata.namespace,
+                labelSelector: jobPodSelector(name),
+              })
+            ).items
+          : [];
+        observed.job = observeJob(job, pods);
+      }
+    }
+    return observed;
+  }
+
+  private async persist(raw: RegistryObject, step: Step, now: Date): Promise<void> {
+    const types = [RegistryConditionType.GarbageCollecting, RegistryConditionType.ReadOnly];
+    const mine = ((raw.status?.conditions ?? []) as Condition[]).filter((c) =>
+      types.includes(c.type as never),
+    );
+    const conditions = setConditions(
+      mine,
+      [
+        { type: RegistryConditionType.GarbageCollecting, ...step.collecting },
+        { type: RegistryConditionType.ReadOnly, ...step.readOnly },
+      ],
+      raw.metadata.generation,
+      now,
+    );
+    const status: Record<string, unknown> = {
+      conditions,
+      readOnly: step.readOnly.status,
+      ...(step.operation !== undefined ? { operation: step.operation } : {}),
+      ...(step.last !== undefined ? { lastGarbageCollection: step.last } : {}),
+    };
+    const dropping = step.operation === undefined && asOperation(raw.status?.operation) !== undefined;
+    if (!dropping && statusUpToDate(raw.status, status)) return;
+    const path = await this.client.path(
+      raw.apiVersion,
+      raw.kind,
+      raw.metadata.namespace,
+      raw.metadata.name,
+      'status',
+    );
+    await this.client.request('PATCH', path, {
+      body: {
+        apiVersion: raw.apiVersion,
+        kind: raw.kind,
+        metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace },
+        status,
+      },
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: gcFieldManager, force: true },
+    });
+  }
+
+  private async act(raw: RegistryObject, cr: ContainerRegistry | undefined, action: Action, logger: Logger) {
+    const namespace = raw.metadata.namespace;
+    switch (action.type) {
+      case 'createJob': {
+        if (cr === undefined) return;
+        const deployment = this.deployments.get(
+          `${namespace ?? ''}/${childNames(cr.metadata.name).registry}`,
+        );
+        if (deployment === undefined) {
+          logger.warn('no registry Deployment to model the collector on yet');
+          return;
+        }
+        const storage = selectedStorage(cr.spec.storage);
+        const rwo =
+          dataClaimName(cr) !== undefined &&
+          !(storage.driver === 'filesystem' && storage.config.accessMode === 'ReadWriteMany');
+        const job = collectorJob({
+          registry: raw,
+          deployment,
+          name: jobObjectName(cr.metadata.name, action.jobName),
+          dryRun: action.dryRun,
+          deleteUntagged: action.deleteUntagged,
+          timeoutSeconds: action.timeoutSeconds,
+          sameNodeAsRegistry: rwo,
+        });
+        try {
+          await this.client.create(job);
+          logger.info({ job: job.metadata.name }, 'collector Job created');
+        } catch (err) {
+          if (!(isApiError(err) && err.status === 409)) throw err;
+        }
+        return;
+      }
+      case 'deleteJob': {
+        const name = cr !== undefined ? jobObjectName(cr.metadata.name, action.jobName) : undefined;
+        if (name === undefined) return;
+        await this.client.delete(
+          { apiVersion: 'batch/v1', kind: 'Job', namespace, name },
+          { propagationPolicy: 'Background' },
+        );
+        return;
+      }
+      case 'event':
+        await this.event(raw, action).catch((err: unknown) =>
+          logger.warn({ err }, 'could not record an Event'),
+        );
+        return;
+    }
+  }
+
+  private async event(raw: RegistryObject, e: Extract<Action, { type: 'event' }>): Promise<void> {
+    const now = new Date().toISOString();
+    await this.client.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: {
+        generateName: `${raw.metadata.name}.`,
+        namespace: raw.metadata.namespace ?? 'default',
+        name: '',
+      },
+      involvedObject: {
+        apiVersion: raw.apiVersion,
+        kind: raw.kind,
+        name: raw.metadata.name,
+        namespace: raw.metadata.namespace,
+        uid: raw.metadata.uid,
+      },
+      reason: e.reason,
+      message: e.message,
+      type: e.warning ? 'Warning' : 'Normal',
+      source: { component: managedBy },
+      reportingComponent: managedBy,
+      reportingInstance: process.env.HOSTNAME ?? managedBy,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    } as KubeObject);
+  }
+}
+
+const parseDurationSeconds = (d: string): number => parseDuration(d) / 1000;
+
+/** Registers the garbage-collection controller (its informers are shared with the registry controller's). */
+export function setupGarbageCollectionController(manager: Manager, opts: GarbageCollectionOptions = {}) {
+  const registries = manager.informer<KubeObject>({
+    apiVersion: ContainerRegistryKind.apiVersion,
+    kind: ContainerRegistryKind.kind,
+  });
+  const labelSelector = `${labelKeys.managedBy}=${managedBy}`;
+  const deployments = manager.informer<KubeObject>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    labelSelector,
+  });
+  const jobs = manager.informer<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', labelSelector });
+  const controller = new GarbageCollectionController(manager.client, { registries, deployments, jobs }, opts);
+  return manager.addController({
+    name: 'garbagecollection',
+    primary: registries,
+    related: [
+      { informer: jobs, map: ownerKeyMapper(ContainerRegistryKind.apiVersion, ContainerRegistryKind.kind) },
+    ],
+    reconcile: (key, { logger }) => controller.reconcile(key, logger),
+    concurrency: opts.concurrency ?? 4,
+  });
+}
