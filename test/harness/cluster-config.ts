@@ -29,6 +29,7 @@ export function paths(dir: string) {
     containerdConfig: `${dir}/containerd/config.toml`,
     containerdRoot: `${dir}/containerd/root`,
     containerdState: `${dir}/containerd/state`,
+    containerdSocket: `${dir}/containerd/containerd.sock`,
     cniConfDir: `${dir}/cni/net.d`,
     cniDataDir: `${dir}/cni/networks`,
     kubeletConfig: `${dir}/kubelet/config.json`,
@@ -77,6 +78,8 @@ state = "${p.containerdState}"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         BinaryName = "/usr/sbin/runc"
+        # runc's state in the cluster folder, not /run/containerd/runc
+        Root = "${l.dir}/containerd/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${p.cniConfDir}"

@@ -151,11 +151,17 @@ async function removeCgroupRoot(name: string): Promise<void> {
     for (const h of await cgroupHierarchies()) {
       const root = path.join('/sys/fs/cgroup', h, name);
       if (!existsSync(root)) continue;
+      let entries;
+      try {
+        entries = await readdir(root, { recursive: true, withFileTypes: true });
+      } catch {
+        // kubelet or runc removed a cgroup while it was being listed: look again.
+        left++;
+        continue;
+      }
       const dirs = [
         root,
-        ...(await readdir(root, { recursive: true, withFileTypes: true }))
-          .filter((e) => e.isDirectory())
-          .map((e) => path.join(e.parentPath, e.name)),
+        ...entries.filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name)),
       ];
       for (const d of dirs) {
         const procs = await readFile(path.join(d, 'cgroup.procs'), 'utf8').catch(() => '');
@@ -172,7 +178,10 @@ async function removeCgroupRoot(name: string): Promise<void> {
         for (const d of dirs.sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
       }
     }
-    if (left === 0) break;
+    const remaining = (await cgroupHierarchies()).filter((h) =>
+      existsSync(path.join('/sys/fs/cgroup', h, name)),
+    );
+    if (left === 0 && remaining.length === 0) break;
     await sleep(100);
   }
   for (const h of await cgroupHierarchies()) {
@@ -201,6 +210,29 @@ async function pidsMentioning(needle: string): Promise<number[]> {
   return pids;
 }
 
+/** Kills and deletes every task and container in containerd's k8s.io namespace (best effort). */
+async function deleteAllTasks(socket: string): Promise<void> {
+  if (!existsSync(socket)) return;
+  const ctr = (args: readonly string[]) =>
+    exec(binaries.ctr, ['--address', socket, '--namespace', 'k8s.io', ...args], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+  const ids = (await ctr(['containers', 'list', '--quiet'])).stdout.split('\n').filter(Boolean);
+  for (const id of ids) await ctr(['tasks', 'kill', '--all', '--signal', 'SIGKILL', id]);
+  for (const id of ids) {
+    await waitFor(
+      `task ${id} to stop`,
+      async () => {
+        const r = await ctr(['tasks', 'delete', id]);
+        return r.code === 0 || /not found/i.test(r.stderr) ? true : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    ).catch(() => undefined);
+    await ctr(['containers', 'delete', id]);
+  }
+}
+
 /**
  * Tears a cluster down from its state file: stops the daemons, kills every pod process and shim, unmounts,
  * removes the cgroups, the network namespace and what kubelet, containerd and libcni left in fixed host
@@ -221,6 +253,9 @@ export async function teardownCluster(state: ClusterState): Promise<void> {
     if (name === 'containerd' || name === 'kube-apiserver' || name === 'etcd') continue;
     await step(`stop ${name}`, () => stopProcessGroup(pid, 10_000));
   }
+  // Through containerd while it runs, so each shim exits the normal way and removes its socket in
+  // /run/containerd/s (a fixed path); killing shims outright leaves the sockets behind.
+  await step('delete containers', () => deleteAllTasks(paths(state.dir).containerdSocket));
   await step('kill pod processes', () => removeCgroupRoot(state.cgroupRoot));
   await step('stop shims', async () => {
     for (const pid of await pidsMentioning(paths(state.dir).containerdState)) {
@@ -381,7 +416,7 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
       cgroupRoot: `/${state.cgroupRoot}`,
       cniNetwork: state.cniNetwork,
       kubeconfigPath: cp.kubeconfigPath,
-      containerdSocket: path.join(dir, 'containerd', 'containerd.sock'),
+      containerdSocket: p.containerdSocket,
     };
     await mkdir(path.dirname(p.containerdConfig), { recursive: true });
     await writeFile(p.containerdConfig, containerdConfig(layout, pauseImage));
