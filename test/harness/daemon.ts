@@ -31,6 +31,27 @@ export interface DaemonOptions {
   cwd?: string;
 }
 
+/** The child's exit (or failure to start, reported through `onStartError`), as a promise and as a getter. */
+function watchExit(
+  child: ChildProcess,
+  onStartError: (err: Error) => void,
+): { exited: Promise<Exit>; exit: () => Exit | undefined } {
+  let exit: Exit | undefined;
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('error', (err) => {
+      onStartError(err);
+      exit ??= { code: null, signal: null };
+      resolve(exit);
+    });
+    // 'exit', not 'close': grandchildren (containerd) may hold the pipes open.
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    });
+  });
+  return { exited, exit: () => exit };
+}
+
 export function spawnDaemon(
   name: string,
   file: string,
@@ -50,19 +71,9 @@ export function spawnDaemon(
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
-  let exit: Exit | undefined;
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('error', (err) => {
-      append(Buffer.from(`[harness] cannot start ${name} (${file}): ${err.message}\n`));
-      exit ??= { code: null, signal: null };
-      resolve(exit);
-    });
-    // 'exit', not 'close': grandchildren (containerd) may hold the pipes open.
-    child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      resolve(exit);
-    });
-  });
+  const { exited, exit } = watchExit(child, (err) =>
+    append(Buffer.from(`[harness] cannot start ${name} (${file}): ${err.message}\n`)),
+  );
   const pid = child.pid ?? -1;
   if (pid > 0) trackGroup(pid);
   void exited.then(() => {
@@ -78,14 +89,14 @@ export function spawnDaemon(
     process: child,
     pid,
     exited,
-    running: () => exit === undefined,
+    running: () => exit() === undefined,
     output: () => log,
     async kill(signal = 'SIGKILL') {
-      if (exit === undefined && pid > 0) killGroup(pid, signal);
+      if (exit() === undefined && pid > 0) killGroup(pid, signal);
       return exited;
     },
     async stop(graceMs = 15_000) {
-      if (exit === undefined && pid > 0) {
+      if (exit() === undefined && pid > 0) {
         try {
           process.kill(pid, 'SIGTERM');
         } catch {
@@ -141,18 +152,9 @@ export function spawnLoggedDaemon(
   } finally {
     closeSync(fd);
   }
-  let exit: Exit | undefined;
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('error', (err) => {
-      appendFileSync(opts.logFile, `[harness] cannot start ${name} (${file}): ${err.message}\n`);
-      exit ??= { code: null, signal: null };
-      resolve(exit);
-    });
-    child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      resolve(exit);
-    });
-  });
+  const { exited, exit } = watchExit(child, (err) =>
+    appendFileSync(opts.logFile, `[harness] cannot start ${name} (${file}): ${err.message}\n`),
+  );
   const pid = child.pid ?? -1;
   if (opts.persistent === true) child.unref();
   else if (pid > 0) trackGroup(pid);
@@ -172,14 +174,14 @@ export function spawnLoggedDaemon(
     process: child,
     pid,
     exited,
-    running: () => exit === undefined,
+    running: () => exit() === undefined,
     output,
     async kill(signal = 'SIGKILL') {
-      if (exit === undefined && pid > 0) killGroup(pid, signal);
+      if (exit() === undefined && pid > 0) killGroup(pid, signal);
       return exited;
     },
     async stop(graceMs = 15_000) {
-      if (exit === undefined && pid > 0) {
+      if (exit() === undefined && pid > 0) {
         await stopProcessGroup(pid, graceMs);
       }
       return exited;
