@@ -6,8 +6,6 @@ export interface ClusterLayout {
   dir: string;
   /** The node's address in the namespace: kubelet, Ingress (Traefik), cluster DNS (CoreDNS). */
   nodeAddress: string;
-  /** The host end of the veth pair: kube-apiserver listens here, so pods reach it through the namespace. */
-  apiserverAddress: string;
   /** cgroup parent of every pod (one per cluster, below each hierarchy's root), e.g. /berth-k8s-0. */
   cgroupRoot: string;
   /** CNI network name; libcni names its cache files after it. */

@@ -412,7 +412,6 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
     const layout: ClusterLayout = {
       dir,
       nodeAddress: netns.nsAddress,
-      apiserverAddress: netns.hostAddress,
       cgroupRoot: `/${state.cgroupRoot}`,
       cniNetwork: state.cniNetwork,
       kubeconfigPath: cp.kubeconfigPath,
@@ -548,7 +547,6 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
       },
       { timeoutMs: 60_000, intervalMs: 500, abort: abortIfExited(traefik) },
     );
-    void containerd;
 
     const logs = async (maxBytesEach = 6_000): Promise<string> => {
       const files = await readdir(p.logs).catch(() => []);

@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import type { RegistryScope } from '../../registry/auth/grants.ts';
 import { createAccessToken } from './auth.ts';
 import type { ExecOptions, ExecResult } from './exec.ts';
-import { waitFor } from './wait.ts';
 
 export interface Kubectl {
   kubectl(args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
@@ -76,41 +75,6 @@ export async function readyPods(k: Kubectl, namespace: string, selector: string)
       status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
     );
   });
-}
-
-/**
- * Waits until the Deployment has rolled out its current template: every replica updated, available and no old
- * pod left (what `kubectl rollout status` checks).
- */
-export async function waitForRollout(
-  k: Kubectl,
-  namespace: string,
-  name: string,
-  timeoutMs = 300_000,
-): Promise<void> {
-  await waitFor(
-    `Deployment ${namespace}/${name} rolled out`,
-    async () => {
-      const d = await getObject(k, ['deployment', '-n', namespace, name]);
-      if (d === undefined) return undefined;
-      const spec = d.spec as { replicas?: number };
-      const s = (d.status ?? {}) as {
-        observedGeneration?: number;
-        replicas?: number;
-        updatedReplicas?: number;
-        availableReplicas?: number;
-      };
-      const want = spec.replicas ?? 1;
-      const generation = (d.metadata as { generation?: number }).generation ?? 0;
-      return (s.observedGeneration ?? 0) >= generation &&
-        s.updatedReplicas === want &&
-        s.availableReplicas === want &&
-        s.replicas === want
-        ? true
-        : undefined;
-    },
-    { timeoutMs, intervalMs: 1_000 },
-  );
 }
 
 export interface AccessTokenSecretOptions {
