@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
+import { parseDuration } from '../registry/config/schema.ts';
 import { setupGarbageCollectionController } from './operations/garbage-collection/controller.ts';
 import { setupContainerRegistryController } from './reconcile/container-registry-controller.ts';
 import { setupTokenReviewersController } from './reconcile/token-reviewers.ts';
@@ -31,6 +32,10 @@ Every option also has an environment variable (the Helm chart sets those); an op
   --log-level LEVEL          error, warn, info, debug (env BERTH_LOG_LEVEL; default info)
   --token-reviewer-cluster-role NAME, --token-reviewer-binding NAME
                              keep that ClusterRoleBinding listing token issuers (env BERTH_TOKEN_REVIEWER_*)
+  --maintenance-confirm-timeout DURATION
+                             longest wait for every registry pod to confirm a switch to or from read-only
+                             before a maintenance run gives up (env BERTH_MAINTENANCE_CONFIRM_TIMEOUT;
+                             default 4m; the kubelet may take a minute to refresh a pod's config)
 Tuning (mostly for tests): --lease-duration-ms, --renew-deadline-ms, --retry-period-ms, --resync-ms,
   --watch-quiet-ms, --concurrency (env BERTH_LEASE_DURATION_MS, ... BERTH_CONCURRENCY)
 `;
@@ -53,6 +58,7 @@ export interface OperatorConfig {
   resyncMs: number;
   watchQuietMs: number;
   concurrency: number;
+  maintenanceConfirmTimeoutMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -70,6 +76,19 @@ function positiveInt(name: string, v: string): number {
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new ConfigError(`${name}: expected a positive integer, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** A Go-style duration (30s, 4m) of at least a second. */
+function duration(name: string, v: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(v);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!(ms >= 1000))
+    throw new ConfigError(`${name}: expected a duration of 1s or more (e.g. 4m), got ${JSON.stringify(v)}`);
+  return ms;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -96,6 +115,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       'resync-ms': { type: 'string' },
       'watch-quiet-ms': { type: 'string' },
       concurrency: { type: 'string' },
+      'maintenance-confirm-timeout': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -143,6 +163,10 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     resyncMs: int('resync-ms', 'BERTH_RESYNC_MS', 300_000),
     watchQuietMs: int('watch-quiet-ms', 'BERTH_WATCH_QUIET_MS', 120_000),
     concurrency: int('concurrency', 'BERTH_CONCURRENCY', 8),
+    maintenanceConfirmTimeoutMs: duration(
+      '--maintenance-confirm-timeout',
+      pick('maintenance-confirm-timeout', 'BERTH_MAINTENANCE_CONFIRM_TIMEOUT') ?? '4m',
+    ),
   };
 }
 
@@ -191,7 +215,9 @@ export async function startOperator(
     defaultImage: config.registryImage,
     concurrency: config.concurrency,
   });
-  setupGarbageCollectionController(manager);
+  setupGarbageCollectionController(manager, {
+    limits: { proofTimeoutMs: config.maintenanceConfirmTimeoutMs },
+  });
   if (config.tokenReviewerClusterRole !== undefined && config.tokenReviewerBinding !== undefined) {
     setupTokenReviewersController(manager, {
       clusterRole: config.tokenReviewerClusterRole,

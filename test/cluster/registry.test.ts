@@ -198,7 +198,9 @@ describe('Berth on a real single-node cluster', { concurrency: false }, () => {
   });
 
   test('helm install: the operator pods become Ready and one holds the Lease', async () => {
-    await timed('helm install', () => helmInstallBerth(cluster.helm, operatorNamespace, 2));
+    await timed('helm install', () =>
+      helmInstallBerth(cluster.helm, operatorNamespace, { replicaCount: '2' }),
+    );
     const pods = await readyPods(cluster, operatorNamespace, 'app.kubernetes.io/name=berth');
     assert.equal(pods.length, 2, 'two operator pods Ready');
     const holder = await leaseHolder();

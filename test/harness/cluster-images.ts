@@ -187,13 +187,17 @@ export async function saveImages(docker: Dockerd, tags: readonly string[], file:
   await docker.docker(['save', '-o', file, ...tags], { timeoutMs: 600_000 });
 }
 
-/** `helm install` of charts/berth into `namespace` with the image built here; waits for the pods. */
+/**
+ * `helm install` of charts/berth into `namespace` with the image built here; waits for the pods. `set` adds
+ * `--set key=value` pairs (e.g. replicaCount, maintenance.confirmTimeout).
+ */
 export async function helmInstallBerth(
   helm: (args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>,
   namespace: string,
-  replicas = 1,
+  set: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const [repository = '', tag = ''] = berthImage.split(':');
+  const values = { 'image.repository': repository, 'image.tag': tag, ...set };
   await helm(
     [
       'install',
@@ -202,12 +206,7 @@ export async function helmInstallBerth(
       '--namespace',
       namespace,
       '--create-namespace',
-      '--set',
-      `image.repository=${repository}`,
-      '--set',
-      `image.tag=${tag}`,
-      '--set',
-      `replicaCount=${String(replicas)}`,
+      ...Object.entries(values).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
       '--wait',
       '--timeout',
       '6m',

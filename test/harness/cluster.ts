@@ -96,6 +96,11 @@ export interface Cluster {
   importImages(archive: string): Promise<void>;
   /** A hostPath PersistentVolume of class berth-local (the default class) for one claim. */
   createLocalVolume(name: string, size: string): Promise<void>;
+  /**
+   * Sends a signal to a container's main process through containerd, as `kill` on the node would (fault
+   * injection: SIGKILL, SIGSTOP, SIGCONT). `containerId` as in a pod's status (`containerd://<id>` or bare).
+   */
+  signalContainer(containerId: string, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): Promise<void>;
   /** The tail of every component's log, for failure reports. */
   logs(maxBytesEach?: number): Promise<string>;
   down(): Promise<void>;
@@ -575,6 +580,9 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
         // The registry runs as a non-root user and hostPath volumes ignore fsGroup.
         await chmod(hostPath, 0o777);
         await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(localVolume(name, hostPath, size)) });
+      },
+      signalContainer: async (containerId, signal) => {
+        await ctr(['tasks', 'kill', '--signal', signal, containerId.replace(/^containerd:\/\//, '')]);
       },
       logs,
       down,

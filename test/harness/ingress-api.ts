@@ -23,6 +23,7 @@ export function ingressCall(
   method: string,
   pathAndQuery: string,
   headers: Record<string, string> = {},
+  body?: Buffer,
 ): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -32,7 +33,11 @@ export function ingressCall(
         port: 443,
         method,
         path: pathAndQuery,
-        headers: { host: target.host, ...headers },
+        headers: {
+          host: target.host,
+          ...(body !== undefined ? { 'content-length': String(body.length) } : {}),
+          ...headers,
+        },
         ca: target.ca,
         timeout: 60_000,
       },
@@ -52,7 +57,7 @@ export function ingressCall(
     );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error(`${method} ${pathAndQuery}: timed out`)));
-    req.end();
+    req.end(body);
   });
 }
 

@@ -22,7 +22,7 @@ import {
 
 const t0 = new Date('2030-01-02T03:00:00Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
-const limits: Limits = { proofTimeoutMs: 60_000, jobMarginMs: 30_000, pollMs: 1_000 };
+const limits: Limits = { proofTimeoutMs: 60_000, jobMarginMs: 30_000, pollMs: 1_000, releaseAfterMs: 30_000 };
 
 const pods = (readOnly: boolean | undefined, n = 2): PodMode[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -54,6 +54,22 @@ function started(over: Partial<Observed> = {}): GcOperation {
 }
 
 describe('garbage collection: starting a run', () => {
+  it('when idle, the condition keeps the outcome of the last run readable (e.g. the pod that never confirmed)', () => {
+    const last = {
+      id: 'gc-2',
+      trigger: 'OnDemand' as const,
+      request: 'now',
+      startTime: t0.toISOString(),
+      completionTime: t0.toISOString(),
+      result: 'Failed' as const,
+      dryRun: false,
+      message: 'read-only mode was not confirmed in time (not confirmed: reg-registry-1 (no answer))',
+    };
+    const s = next(undefined, observed({ last }), limits);
+    assert.equal(s.collecting.reason, 'Idle');
+    assert.match(s.collecting.message, /last run gc-2: Failed: .*reg-registry-1/);
+  });
+
   it('starts on a new annotation value, entering read-only first, and says so in an Event', () => {
     const s = next(undefined, ask(), limits);
     assert.equal(s.operation?.phase, 'EnteringReadOnly');

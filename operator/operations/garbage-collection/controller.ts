@@ -20,7 +20,7 @@ import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import type { Condition, KubeObject } from '../../runtime/objects.ts';
 import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
-import { nudgePods, probeFleet } from './fleet.ts';
+import { nudgePods, probeFleet, releaseReadOnly } from './fleet.ts';
 import {
   collectorJob,
   jobObjectName,
@@ -132,7 +132,8 @@ export class GarbageCollectionController {
         suspend: gc?.suspend ?? false,
         timeoutSeconds:
           gc !== undefined ? Math.round(parseDurationSeconds(gc.timeout)) : (current?.timeoutSeconds ?? 3600),
-        readOnly: cr?.spec.readOnly ?? false,
+        // An invalid spec still says whether the registry should stay read-only when a run ends.
+        readOnly: cr?.spec.readOnly ?? (raw.spec as { readOnly?: unknown } | undefined)?.readOnly === true,
       },
       ...(raw.metadata.annotations?.[garbageCollectAnnotation] !== undefined
         ? { request: raw.metadata.annotations[garbageCollectAnnotation] }
@@ -143,18 +144,28 @@ export class GarbageCollectionController {
       ...(other?.type !== undefined && other.type !== operationType ? { otherOperation: other.type } : {}),
       fleet: [],
     };
-    if (current === undefined || cr === undefined) return observed;
+    if (current === undefined) return observed;
+    const ref = { namespace: raw.metadata.namespace ?? '', name: raw.metadata.name };
     if (!current.dryRun && current.phase !== 'Collecting') {
-      observed.fleet = await probeFleet(this.client, cr);
       const readOnly = current.phase === 'EnteringReadOnly' || observed.spec.readOnly;
+      if (
+        !readOnly &&
+        (cr === undefined || since(current.phaseStartTime, now) > this.limits.releaseAfterMs)
+      ) {
+        // The registry reconciler renders nothing while the spec is invalid (or is late): clear the flag here.
+        if (await releaseReadOnly(this.client, ref)) {
+          logger.warn({ run: current.id }, 'cleared the read-only flag in the stored config directly');
+        }
+      }
+      observed.fleet = await probeFleet(this.client, ref);
       const marker = `${current.id}-${readOnly ? 'read-only' : 'read-write'}`;
-      await nudgePods(this.client, cr, observed.fleet, readOnly, marker).catch((err: unknown) =>
+      await nudgePods(this.client, ref, observed.fleet, readOnly, marker).catch((err: unknown) =>
         logger.warn({ err }, 'could not annotate the registry pods to refresh their config'),
       );
     }
     if (current.phase !== 'EnteringReadOnly') {
-      const name = jobObjectName(cr.metadata.name, current.jobName);
-      const job = this.jobs.get(`${cr.metadata.namespace}/${name}`) as JobObject | undefined;
+      const name = jobObjectName(ref.name, current.jobName);
+      const job = this.jobs.get(`${ref.namespace}/${name}`) as JobObject | undefined;
       if (job !== undefined) {
         const finished = job.status?.conditions?.some(
           (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
@@ -162,7 +173,7 @@ export class GarbageCollectionController {
         const pods = finished
           ? (
               await this.client.list<PodObject>('v1', 'Pod', {
-                namespace: cr.metadata.namespace,
+                namespace: ref.namespace,
                 labelSelector: jobPodSelector(name),
               })
             ).items
@@ -295,6 +306,7 @@ export class GarbageCollectionController {
 }
 
 const parseDurationSeconds = (d: string): number => parseDuration(d) / 1000;
+const since = (iso: string, now: Date) => now.getTime() - Date.parse(iso);
 
 /** Registers the garbage-collection controller (its informers are shared with the registry controller's). */
 export function setupGarbageCollectionController(manager: Manager, opts: GarbageCollectionOptions = {}) {

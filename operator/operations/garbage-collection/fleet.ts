@@ -1,35 +1,68 @@
 // Proof of the fleet's mode: every running registry pod, by its own IP (not through the Service, which would
 // answer for one pod only), is asked GET /berth/v1/maintenance with a short-lived token the operator signs
 // with the registry's token key (scope registry:maintenance:*). A pod that does not answer is not confirmed.
+// Everything is read from the stored children (the ConfigMap the pods run, the signing Secret), not from the
+// spec, so a run can still be unwound while the spec is invalid.
 import { load } from 'js-yaml';
 import { TokenSigner } from '../../../registry/auth/token-signer.ts';
-import type { ContainerRegistry } from '../../api/index.ts';
+import { toYaml } from '../../render/config.ts';
 import { childNames, ports, selectorLabels } from '../../render/names.ts';
 import { secretKeys } from '../../render/material.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { PodObject } from './job.ts';
 import type { PodMode } from './state.ts';
 
+/** The registry a run belongs to. */
+export interface RegistryRef {
+  namespace: string;
+  name: string;
+}
+
 const probeTimeoutMs = 3_000;
 
-async function signer(client: KubeClient, cr: ContainerRegistry): Promise<TokenSigner> {
+async function signer(client: KubeClient, ref: RegistryRef): Promise<TokenSigner> {
   const secret = await client.get<PodObject & { data?: Record<string, string> }>({
     apiVersion: 'v1',
     kind: 'Secret',
-    namespace: cr.metadata.namespace,
-    name: childNames(cr.metadata.name).signingKeys,
+    namespace: ref.namespace,
+    name: childNames(ref.name).signingKeys,
   });
   const b64 = (k: string) => Buffer.from(secret?.data?.[k] ?? '', 'base64').toString('utf8');
   return TokenSigner.fromPem(b64(secretKeys.signingKey), b64(secretKeys.signingCert));
 }
 
+interface StoredConfig {
+  header: string;
+  config: {
+    auth?: { token?: { issuer?: string; service?: string } };
+    storage?: { maintenance?: { readonly?: { enabled?: boolean } } };
+  };
+}
+
+const configMapRef = (ref: RegistryRef) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  namespace: ref.namespace,
+  name: childNames(ref.name).config,
+});
+
+/** The registry's config.yml as stored in its ConfigMap (what the pods run), undefined when absent. */
+async function storedConfig(client: KubeClient, ref: RegistryRef): Promise<StoredConfig | undefined> {
+  const cm = await client.get<PodObject & { data?: Record<string, string> }>(configMapRef(ref));
+  const text = cm?.data?.['config.yml'];
+  if (text === undefined) return undefined;
+  const config = (load(text) ?? {}) as StoredConfig['config'];
+  const header = /^# (.*)\n/.exec(text)?.[1] ?? 'config.yml';
+  return { header, config };
+}
+
 /** The registry's running pods (terminating ones left out: they no longer get traffic). */
-export async function registryPods(client: KubeClient, cr: ContainerRegistry): Promise<PodObject[]> {
-  const selector = Object.entries(selectorLabels(cr.metadata.name, 'registry'))
+export async function registryPods(client: KubeClient, ref: RegistryRef): Promise<PodObject[]> {
+  const selector = Object.entries(selectorLabels(ref.name, 'registry'))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   const { items } = await client.list<PodObject>('v1', 'Pod', {
-    namespace: cr.metadata.namespace,
+    namespace: ref.namespace,
     labelSelector: selector,
   });
   return items.filter(
@@ -38,14 +71,16 @@ export async function registryPods(client: KubeClient, cr: ContainerRegistry): P
 }
 
 /** Each running registry pod's reported mode. */
-export async function probeFleet(client: KubeClient, cr: ContainerRegistry): Promise<PodMode[]> {
-  const pods = await registryPods(client, cr);
+export async function probeFleet(client: KubeClient, ref: RegistryRef): Promise<PodMode[]> {
+  const pods = await registryPods(client, ref);
   if (pods.length === 0) return [];
-  const { token } = await (
-    await signer(client, cr)
+  // The token the pods accept: their config's issuer and service.
+  const token = (await storedConfig(client, ref))?.config.auth?.token ?? {};
+  const { token: bearer } = await (
+    await signer(client, ref)
   ).signAccessToken({
-    issuer: cr.spec.auth.issuer,
-    service: cr.spec.auth.service,
+    issuer: token.issuer ?? '',
+    service: token.service ?? '',
     subject: 'berth-operator',
     access: [{ type: 'registry', name: 'maintenance', actions: ['*'] }],
     lifetimeSeconds: 60,
@@ -57,7 +92,7 @@ export async function probeFleet(client: KubeClient, cr: ContainerRegistry): Pro
       const host = ip.includes(':') ? `[${ip}]` : ip;
       try {
         const res = await fetch(`http://${host}:${String(ports.registry)}/berth/v1/maintenance`, {
-          headers: { authorization: `Bearer ${token}` },
+          headers: { authorization: `Bearer ${bearer}` },
           signal: AbortSignal.timeout(probeTimeoutMs),
         });
         if (!res.ok) return { name, error: `HTTP ${String(res.status)}` };
@@ -75,17 +110,25 @@ export async function probeFleet(client: KubeClient, cr: ContainerRegistry): Pro
 export const modeAnnotation = 'berth.dev/maintenance-mode';
 
 /** Whether the registry's ConfigMap (as stored) already says `readOnly`. */
-async function configSays(client: KubeClient, cr: ContainerRegistry, readOnly: boolean): Promise<boolean> {
-  const cm = await client.get<PodObject & { data?: Record<string, string> }>({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    namespace: cr.metadata.namespace,
-    name: childNames(cr.metadata.name).config,
+async function configSays(client: KubeClient, ref: RegistryRef, readOnly: boolean): Promise<boolean> {
+  const stored = await storedConfig(client, ref);
+  return (stored?.config.storage?.maintenance?.readonly?.enabled ?? false) === readOnly;
+}
+
+/**
+ * Clears the read-only flag in the stored config.yml, when set. For unwinding a run while the registry
+ * reconciler renders nothing (invalid spec, bad key material): the flag it rendered for the run would stay.
+ * The result is what that reconciler renders once it can (same serialisation), so nothing flaps.
+ */
+export async function releaseReadOnly(client: KubeClient, ref: RegistryRef): Promise<boolean> {
+  const stored = await storedConfig(client, ref);
+  const flag = stored?.config.storage?.maintenance?.readonly;
+  if (stored === undefined || flag?.enabled !== true) return false;
+  flag.enabled = false;
+  await client.mergePatch(configMapRef(ref), {
+    data: { 'config.yml': toYaml(stored.config, stored.header) },
   });
-  const config = load(cm?.data?.['config.yml'] ?? '') as {
-    storage?: { maintenance?: { readonly?: { enabled?: boolean } } };
-  } | null;
-  return (config?.storage?.maintenance?.readonly?.enabled ?? false) === readOnly;
+  return true;
 }
 
 /**
@@ -96,17 +139,17 @@ async function configSays(client: KubeClient, cr: ContainerRegistry, readOnly: b
  */
 export async function nudgePods(
   client: KubeClient,
-  cr: ContainerRegistry,
+  ref: RegistryRef,
   fleet: readonly PodMode[],
   readOnly: boolean,
   marker: string,
 ): Promise<void> {
   const late = fleet.filter((p) => p.readOnly !== readOnly);
-  if (late.length === 0 || !(await configSays(client, cr, readOnly))) return;
+  if (late.length === 0 || !(await configSays(client, ref, readOnly))) return;
   await Promise.all(
     late.map((p) =>
       client.mergePatch(
-        { apiVersion: 'v1', kind: 'Pod', namespace: cr.metadata.namespace, name: p.name },
+        { apiVersion: 'v1', kind: 'Pod', namespace: ref.namespace, name: p.name },
         { metadata: { annotations: { [modeAnnotation]: marker } } },
       ),
     ),

@@ -123,9 +123,19 @@ export interface Limits {
   jobMarginMs: number;
   /** How often to look again while waiting. */
   pollMs: number;
+  /**
+   * Leaving read-only: after this long the runner clears the read-only flag in the stored config itself, in
+   * case the registry reconciler is blocked (it does so at once when the spec is invalid).
+   */
+  releaseAfterMs: number;
 }
 
-export const defaultLimits: Limits = { proofTimeoutMs: 240_000, jobMarginMs: 300_000, pollMs: 3_000 };
+export const defaultLimits: Limits = {
+  proofTimeoutMs: 240_000,
+  jobMarginMs: 300_000,
+  pollMs: 3_000,
+  releaseAfterMs: 30_000,
+};
 
 export type Action =
   | { type: 'createJob'; jobName: string; dryRun: boolean; deleteUntagged: boolean; timeoutSeconds: number }
@@ -201,12 +211,19 @@ function idle(obs: Observed, collecting: Step['collecting'], requeueAfterMs?: nu
   };
 }
 
+/** Idle: the last run's outcome (e.g. which pod never confirmed read-only) stays readable until the next. */
+function idleMessage(last: GcRecord | undefined): string {
+  return last === undefined
+    ? 'no garbage collection is running'
+    : `no garbage collection is running; last run ${last.id}: ${last.result}: ${last.message}`;
+}
+
 /** Whether a run should start now, and which; or why it waits. */
 function decideStart(obs: Observed): { trigger: Trigger; request?: string } | { wait: Step['collecting'] } {
   const acknowledged = obs.last?.request;
   const newRequest = obs.request !== undefined && obs.request !== '' && obs.request !== acknowledged;
   if (!newRequest && !obs.scheduleDue) {
-    return { wait: idleCollecting(GarbageCollectingReason.Idle, 'no garbage collection is running') };
+    return { wait: idleCollecting(GarbageCollectingReason.Idle, idleMessage(obs.last)) };
   }
   if (obs.spec.suspend) {
     return {
@@ -354,7 +371,7 @@ function done(
         message: `${op.id}: ${outcome.message}${ok ? ` (${figures}${op.dryRun ? ' would be freed' : ''})` : ''}${readOnlySeconds !== undefined ? `; read-only ${String(readOnlySeconds)}s` : ''}`,
       },
     ],
-    collecting: idleCollecting(GarbageCollectingReason.Idle, `last run ${op.id}: ${outcome.result}`),
+    collecting: idleCollecting(GarbageCollectingReason.Idle, idleMessage(record)),
     readOnly: readWriteCondition(obs),
   };
 }
