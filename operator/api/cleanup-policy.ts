@@ -1,31 +1,20 @@
 // CleanupPolicy (berth.dev/v1alpha1): which tags of a registry expire, and when the cleanup runs.
-// The algorithm is GitLab's: never `latest`; a tag expires when it matches nameRegex, does not match
-// nameRegexKeep, is not among the keepN newest of its repository, and is older than olderThan.
+// The algorithm is GitLab's (operator/operations/cleanup/algorithm.ts): never `latest`; a tag expires when it
+// matches nameRegex, does not match nameRegexKeep, is not among the keepN newest of the tags left, and is
+// older than olderThan.
 import { z } from 'zod';
 import { repositoryPatternSchema } from '../../registry/auth/patterns.ts';
 import { apiVersion, conditionsSchema, objectMetaSchema } from './common.ts';
-import { ageSchema, cronSchema, dnsSubdomainSchema } from './formats.ts';
+import { ageSchema, cronSchema, dnsSubdomainSchema, goDuration } from './formats.ts';
 import { withRules } from './rules.ts';
+import { tagRegexError } from './tag-regex.ts';
+
+export { compileTagRegex, tagRegexError } from './tag-regex.ts';
 
 const describe = <S extends z.ZodType>(schema: S, description: string): S => schema.meta({ description });
 
 export const cadences = ['1d', '7d', '14d', '1month', '3month'] as const;
 export type Cadence = (typeof cadences)[number];
-
-/**
- * Why a tag-name regular expression is refused, or undefined. Patterns are RE2 syntax (as in GitLab), so
- * constructs RE2 lacks (lookaround, backreferences) are refused even though JavaScript has them.
- */
-export function tagRegexError(pattern: string): string | undefined {
-  if (/\(\?<?[=!]/.test(pattern)) return 'lookahead and lookbehind are not supported (RE2 syntax)';
-  if (/\\[1-9]|\\k</.test(pattern)) return 'backreferences are not supported (RE2 syntax)';
-  try {
-    new RegExp(pattern);
-  } catch (err) {
-    return `not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  return undefined;
-}
 
 /** A tag-name regular expression, matched against the whole tag name. */
 const tagRegexSchema = z
@@ -36,11 +25,6 @@ const tagRegexSchema = z
     const error = tagRegexError(s);
     if (error !== undefined) ctx.addIssue({ code: 'custom', message: error, input: s });
   });
-
-/** Compiles a tag-name pattern into an anchored RegExp (the whole name must match). */
-export function compileTagRegex(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
-}
 
 export const cleanupPolicySpecSchema = withRules(
   z.strictObject({
@@ -54,7 +38,11 @@ export const cleanupPolicySpecSchema = withRules(
       'How often to run (GitLab cadences). Set cadence or schedule, not both.',
     ),
     schedule: describe(cronSchema.optional(), 'When to run (cron, UTC). Set cadence or schedule, not both.'),
-    keepN: describe(z.int().min(0).max(10000).default(10), 'Keep the newest keepN tags of each repository.'),
+    keepN: describe(
+      z.int().min(0).max(10000).default(10),
+      'Keep the newest keepN of the tags nameRegex selects in each repository (latest and tags matching ' +
+        'nameRegexKeep are kept anyway and do not count).',
+    ),
     olderThan: describe(
       ageSchema.default('90d'),
       'Only tags older than this expire (e.g. 7d, 14d, 30d, 90d).',
@@ -77,6 +65,16 @@ export const cleanupPolicySpecSchema = withRules(
       'Repository patterns ("team/**", "base/*") the policy applies to.',
     ),
     dryRun: describe(z.boolean().default(false), 'Report what would be deleted; delete nothing.'),
+    maxTagsPerRun: describe(
+      z.int().min(1).max(100000).default(1000),
+      'Most tags one run deletes, over all repositories; the oldest expired tags go first and the rest are ' +
+        'left to the next run (lastRun.truncated). Used by the cleanup controller, which is not built yet.',
+    ),
+    timeout: describe(
+      goDuration({ min: '1m', max: '24h' }).default('1h'),
+      'Longest a run may take; a run that reaches it stops deleting and reports truncated, and the next run ' +
+        'goes on. Used by the cleanup controller, which is not built yet.',
+    ),
     suspend: describe(
       z.boolean().default(false),
       'Skip scheduled runs (a run in progress finishes; on-demand runs still work).',
@@ -105,6 +103,14 @@ export const cleanupRunSchema = z.strictObject({
   repositories: z.int().min(0).optional(),
   tagsDeleted: z.int().min(0).optional(),
   tagsKept: z.int().min(0).optional(),
+  tagsInUse: describe(
+    z.int().min(0).optional(),
+    'Tags the policy would have deleted but kept because a Pod in the cluster runs their image.',
+  ),
+  truncated: describe(
+    z.boolean().default(false),
+    'The run stopped at maxTagsPerRun or timeout; the rest is deleted by the next runs.',
+  ),
   message: z.string().max(32768).optional(),
 });
 export type CleanupRun = z.infer<typeof cleanupRunSchema>;

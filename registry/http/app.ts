@@ -19,6 +19,7 @@ import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } fr
 import { deleteManifest, getManifest, putManifest } from './manifests.ts';
 import { listCatalog, listTags } from './listing.ts';
 import { listReferrers } from './referrers.ts';
+import { listTagDetails, tagDetailsRoute } from './tag-details.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
 import { StorageHealthCheck } from './health.ts';
 
@@ -155,7 +156,8 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  // Berth's extension API: what the operator needs to prove a fleet's maintenance state.
+  // Berth's extension API: what the operator needs to prove a fleet's maintenance state and to run cleanup
+  // policies (tag details).
   const maintenanceAccess: AccessRequest[] = [{ type: 'registry', name: 'maintenance', actions: ['*'] }];
   app.get('/berth/v1/maintenance', async (request, reply) => {
     request.registryRoute = 'maintenance';
@@ -166,6 +168,11 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     );
     const settings = services.settings();
     reply.send({ readOnly: settings.readOnly, configRevision: settings.revision, pid: process.pid });
+  });
+
+  app.get(tagDetailsRoute, async (request, reply) => {
+    request.registryRoute = 'tagDetails';
+    await listTagDetails(request, reply, services, requestInfo(request));
   });
 
   return { app, metrics };

@@ -8,12 +8,12 @@ import type { Route } from './routes.ts';
 
 type TagsRoute = Extract<Route, { kind: 'tags' }>;
 
-interface Page {
+export interface Page {
   n: number | undefined;
   last: string | undefined;
 }
 
-function parsePage(request: FastifyRequest, max?: number): Page {
+export function parsePage(request: FastifyRequest, max?: number): Page {
   const raw = queryParam(request, 'n');
   let n: number | undefined;
   if (raw !== undefined && raw !== '') {
@@ -28,7 +28,13 @@ function parsePage(request: FastifyRequest, max?: number): Page {
 }
 
 /** Applies `last` and `n` to a sorted list; sets `Link` when entries remain. */
-function paginate(reply: FastifyReply, path: string, all: string[], page: Page, defaultN?: number): string[] {
+export function paginate(
+  reply: FastifyReply,
+  path: string,
+  all: string[],
+  page: Page,
+  defaultN?: number,
+): string[] {
   const { last: from } = page;
   const after = from === undefined ? all : all.filter((entry) => entry > from);
   const n = page.n ?? defaultN;

@@ -261,6 +261,8 @@ describe('parseCleanupPolicy', () => {
       nameRegex: '.*',
       repositories: { include: ['**'], exclude: [] },
       dryRun: false,
+      maxTagsPerRun: 1000,
+      timeout: '1h',
       suspend: false,
     });
   });

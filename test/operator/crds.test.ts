@@ -70,6 +70,11 @@ const badSpecs: { what: string; object: Obj; message: RegExp }[] = [
     message: /set exactly one of cadence or schedule/,
   },
   {
+    what: 'a cleanup run timeout above 24h',
+    object: policy('long-run', { registryRef: { name: 'r' }, cadence: '7d', timeout: '48h' }),
+    message: /must be a duration such as 30s, 5m or 1h30m .* between 1m and 24h/,
+  },
+  {
     what: 'a cron schedule in words',
     object: registry('cron-words', { storage: fs, garbageCollection: { schedule: 'every sunday' } }),
     message: /must be a cron schedule/,
@@ -404,6 +409,8 @@ describe('CRDs on a real API server', () => {
       nameRegex: '.*',
       repositories: { include: ['**'], exclude: [] },
       dryRun: false,
+      maxTagsPerRun: 1000,
+      timeout: '1h',
       suspend: false,
     });
     const parsedPolicy = parseCleanupPolicy(storedPolicy);

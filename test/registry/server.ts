@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { FilesystemDriver } from '../../registry/storage/filesystem.ts';
 import { InMemoryDriver } from '../../registry/storage/inmemory.ts';
+import type { StorageDriver } from '../../registry/storage/driver.ts';
 import { BlobStore } from '../../registry/store/blob-store.ts';
 import { UploadStore } from '../../registry/store/uploads.ts';
 import { ManifestStore } from '../../registry/store/manifests.ts';
@@ -22,14 +23,21 @@ export interface TestRegistry {
 }
 
 export async function startTestRegistry(
-  options: { settings?: Partial<RegistrySettings>; authorizer?: Authorizer; root?: string } = {},
+  options: {
+    settings?: Partial<RegistrySettings>;
+    authorizer?: Authorizer;
+    root?: string;
+    /** Another storage driver (an object store); `root` is then only a scratch directory. */
+    driver?: StorageDriver;
+  } = {},
 ): Promise<TestRegistry> {
   // A caller may pass another instance's root: two replicas over one storage.
   const root = options.root ?? (await mkdtemp(join(tmpdir(), 'berth-api-')));
   const driver =
-    process.env['BERTH_TEST_DRIVER'] === 'inmemory'
+    options.driver ??
+    (process.env['BERTH_TEST_DRIVER'] === 'inmemory'
       ? new InMemoryDriver()
-      : new FilesystemDriver({ rootDirectory: root });
+      : new FilesystemDriver({ rootDirectory: root }));
   const blobs = new BlobStore(driver);
   const settings: RegistrySettings = {
     deleteEnabled: true,
