@@ -12,7 +12,7 @@
 // `outBufferSize` in flight to the destination; reading pauses while all of them are.
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 const KiB = 1024;
 /** What one socket read may return at most. */
@@ -380,4 +380,54 @@ function unusable(head: Head, ranged: boolean, offset: number): string | undefin
     if (!m || Number(m[1]) !== offset) return 'unexpected content-range';
   }
   return undefined;
+}
+
+/**
+ * Writes `source` into `destination` (not ending it) and resolves once the destination took the last byte, as
+ * rawGet's 'complete' does: copyTo's SDK fallback. stream.pipeline with `end: false` resolves when the source
+ * ends, while its last chunks may still wait in the destination's buffer: a caller reading or ending the
+ * destination at once would miss them, and a failure to write them would go unreported.
+ */
+export async function writeAll(source: Readable, destination: Writable): Promise<void> {
+  let failure: Error | undefined;
+  let pending = 0;
+  let wake: (() => void) | undefined;
+  const signal = (): void => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const fail = (err: Error): void => {
+    failure ??= err;
+    source.destroy(); // stop reading at once, as pipeline would
+    signal();
+  };
+  const onClose = (): void => fail(new Error('destination closed before the content was sent'));
+  /** Waits for a write callback, a drain or a failure. */
+  const next = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  destination.once('close', onClose);
+  destination.once('error', fail);
+  destination.on('drain', signal);
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (failure) break;
+      pending++;
+      // Callbacks run in write order: when none is pending, the destination took everything.
+      const more = destination.write(chunk, (err) => {
+        pending--;
+        if (err) fail(err);
+        else signal();
+      });
+      if (!more) while (destination.writableNeedDrain && !failure) await next();
+    }
+    while (pending > 0 && !failure) await next();
+  } catch (err) {
+    // The source destroyed by a failure of the destination ends the loop with a premature-close error.
+    throw failure ?? err;
+  } finally {
+    destination.off('close', onClose);
+    destination.off('error', fail);
+    destination.off('drain', signal);
+  }
+  if (failure) throw failure;
 }

@@ -8,7 +8,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -59,7 +58,8 @@ import {
   type ObjectParams,
   type S3Target,
 } from './s3-common.ts';
-import { RawConnectionPool, rawGet } from './s3-copy.ts';
+import { RawConnectionPool, rawGet, writeAll } from './s3-copy.ts';
+import { S3_STORAGE_CLASSES, isS3StorageClass } from './s3-params.ts';
 import { RequestRateLimiter } from './s3-rate.ts';
 import { walkFlatListing, type ListPage } from './s3-walk.ts';
 import { S3FileWriter, type ExistingObject } from './s3-writer.ts';
@@ -69,19 +69,6 @@ type Visitor = Parameters<StorageDriver['walk']>[1];
 const MiB = 1024 * 1024;
 /** copyTo's presigned URLs are used at once; the signature is only checked when the request arrives. */
 const copyUrlExpirySeconds = 15 * 60;
-
-/** Storage classes Distribution accepts (instant retrieval only); NONE sends no storage class at all. */
-export const S3_STORAGE_CLASSES = [
-  'NONE',
-  'STANDARD',
-  'REDUCED_REDUNDANCY',
-  'STANDARD_IA',
-  'ONEZONE_IA',
-  'INTELLIGENT_TIERING',
-  'OUTPOSTS',
-  'GLACIER_IR',
-  'EXPRESS_ONEZONE',
-] as const;
 
 export const S3_OBJECT_ACLS = [
   'private',
@@ -143,7 +130,7 @@ export interface S3DriverOptions {
 
 function storageClassParam(value: string | undefined): StorageClass | undefined {
   const upper = (value ?? 'STANDARD').toUpperCase();
-  if (!(S3_STORAGE_CLASSES as readonly string[]).includes(upper)) {
+  if (!isS3StorageClass(upper)) {
     throw new StorageDriverError(
       driverName,
       'storageclass',
@@ -379,7 +366,7 @@ export class S3Driver implements StorageDriver, S3Target {
    * Serves an object (or a range) into a socket: a presigned GET fetched by s3-copy.ts's lean HTTP client, which
    * costs a fraction of the CPU of the SDK's body stream. Whatever that client does not handle (an error status,
    * a failed connection, a redirect) continues through reader() from the first byte not yet sent, so errors,
-   * retries and ranges behave exactly as there.
+   * retries and ranges behave exactly as there. Either way it resolves once the destination took every byte.
    */
   async copyTo(path: string, destination: Writable, options: ReadOptions = {}): Promise<void> {
     checkPath(driverName, path);
@@ -410,7 +397,7 @@ export class S3Driver implements StorageDriver, S3Target {
       sent = result.sent;
     }
     const rest = await this.reader(path, { offset: offset + sent, ...(end !== undefined ? { end } : {}) });
-    await pipeline(rest, destination, { end: false });
+    await writeAll(rest, destination);
   }
 
   async writer(path: string, append: boolean): Promise<FileWriter> {
