@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { parseDuration } from '../registry/config/schema.ts';
+import { setupCleanupPolicyController } from './operations/cleanup/controller.ts';
 import { setupGarbageCollectionController } from './operations/garbage-collection/controller.ts';
 import { setupContainerRegistryController } from './reconcile/container-registry-controller.ts';
 import { setupTokenReviewersController } from './reconcile/token-reviewers.ts';
@@ -218,6 +219,7 @@ export async function startOperator(
   setupGarbageCollectionController(manager, {
     limits: { proofTimeoutMs: config.maintenanceConfirmTimeoutMs },
   });
+  const cleanup = setupCleanupPolicyController(manager, { watchNamespaces: config.watchNamespaces });
   if (config.tokenReviewerClusterRole !== undefined && config.tokenReviewerBinding !== undefined) {
     setupTokenReviewersController(manager, {
       clusterRole: config.tokenReviewerClusterRole,
@@ -248,6 +250,7 @@ export async function startOperator(
   function stop(): Promise<void> {
     stopping ??= (async () => {
       logger.info('shutting down');
+      cleanup.stop(); // a cleanup run stops deleting; the next leader runs it again
       await manager.stop();
       await server.close();
       client.close();

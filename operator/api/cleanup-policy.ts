@@ -68,12 +68,12 @@ export const cleanupPolicySpecSchema = withRules(
     maxTagsPerRun: describe(
       z.int().min(1).max(100000).default(1000),
       'Most tags one run deletes, over all repositories; the oldest expired tags go first and the rest are ' +
-        'left to the next run (lastRun.truncated). Used by the cleanup controller, which is not built yet.',
+        'left to the next run (lastRun.truncated).',
     ),
     timeout: describe(
       goDuration({ min: '1m', max: '24h' }).default('1h'),
       'Longest a run may take; a run that reaches it stops deleting and reports truncated, and the next run ' +
-        'goes on. Used by the cleanup controller, which is not built yet.',
+        'goes on.',
     ),
     suspend: describe(
       z.boolean().default(false),
@@ -96,6 +96,19 @@ export type CleanupPolicySpecInput = z.input<typeof cleanupPolicySpecSchema>;
 const timestamp = z.iso.datetime({ offset: true });
 
 export const cleanupRunSchema = z.strictObject({
+  id: describe(z.string().min(1).max(63).optional(), 'The run (cleanup-<UTC yyyymmddhhmmss>).'),
+  trigger: describe(
+    z.enum(['Schedule', 'OnDemand']).optional(),
+    'What started it: the cadence or schedule, or the berth.dev/run annotation.',
+  ),
+  request: describe(
+    z.string().max(253).optional(),
+    'The berth.dev/run annotation value acknowledged by this run (a new value starts a run).',
+  ),
+  report: describe(
+    z.string().max(253).optional(),
+    "The ConfigMap holding the run's report (tags deleted, deferred, kept and why).",
+  ),
   startTime: timestamp,
   completionTime: timestamp.optional(),
   result: z.enum(['Succeeded', 'Failed', 'Aborted']).optional(),

@@ -124,3 +124,29 @@ export const GarbageCollectionResult = {
   TimedOut: 'TimedOut',
   Aborted: 'Aborted',
 } as const;
+
+/** Reasons of a CleanupPolicy's RegistryReady condition (and of Ready while it is False). */
+export const CleanupRegistryReason = {
+  /** The registry exists, is Ready, and allows deletes. */
+  Ready: 'Ready',
+  /** The policy's spec does not parse (the message says which field). */
+  InvalidSpec: 'InvalidSpec',
+  /** No ContainerRegistry of spec.registryRef.name in the policy's namespace. */
+  RegistryNotFound: 'RegistryNotFound',
+  /** The registry exists but is not Ready (yet), or its spec is invalid. */
+  RegistryNotReady: 'RegistryNotReady',
+  /** The registry's spec.storage.delete is false: tags cannot be deleted (dry runs still work). */
+  DeleteDisabled: 'DeleteDisabled',
+  /** Ready only: spec.enabled is false, the policy does nothing. */
+  Disabled: 'Disabled',
+} as const;
+
+/** Reasons of a CleanupPolicy's LastRunSucceeded condition. */
+export const CleanupRunReason = {
+  NoRunYet: 'NoRunYet',
+  /** Progressing only: no run is under way. */
+  Idle: 'Idle',
+  Running: 'Running',
+  Succeeded: 'Succeeded',
+  Failed: 'Failed',
+} as const;

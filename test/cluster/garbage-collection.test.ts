@@ -9,27 +9,16 @@
 // every registry pod accepts writes afterwards. Then 1,000 manifests (read-only seconds reported), and the
 // schedule: no run outside its maintenance window, runs at the cron times, one run per time with two replicas.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildScratchImage, removeClientState } from '../harness/clients.ts';
-import { clusterUp, type Cluster } from '../harness/cluster.ts';
-import { berthImage, buildBerthImage, helmInstallBerth, saveImages } from '../harness/cluster-images.ts';
-import { startDockerd, type Dockerd } from '../harness/dockerd.ts';
+import { installRegistry, startBerthCluster, type BerthCluster } from '../harness/berth-on-cluster.ts';
+import type { Cluster } from '../harness/cluster.ts';
+import type { Dockerd } from '../harness/dockerd.ts';
 import { exec } from '../harness/exec.ts';
-import { bearerFor, ingressCall, type IngressTarget } from '../harness/ingress-api.ts';
-import {
-  applyAccessTokenSecret,
-  conditionOf,
-  getObject,
-  listObjects,
-  readyPods,
-  type KubeObject,
-} from '../harness/kube.ts';
+import { bearerFor, ingressCall, pushApiImage, type IngressTarget } from '../harness/ingress-api.ts';
+import { conditionOf, getObject, listObjects, readyPods, type KubeObject } from '../harness/kube.ts';
 import { jobObjectName, jobPodSelector } from '../../operator/operations/garbage-collection/job.ts';
 import { ports } from '../../operator/render/names.ts';
-import { makeTempDir } from '../harness/tmp.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const namespace = 'gc';
@@ -46,7 +35,7 @@ const manifestAccept = {
 
 let cluster: Cluster;
 let dockerd: Dockerd;
-let work: string;
+let env: BerthCluster;
 let secret = '';
 let target: IngressTarget;
 /** Faults injected, and registry pods found read-only after one (must stay 0). */
@@ -229,20 +218,6 @@ async function assertReadWriteEverywhere(context: string): Promise<void> {
   assert.deepEqual(late, [], `${context}: pods that do not accept an upload (status by pod)`);
 }
 
-/** Pushes a blob in one request (POST with the digest). */
-async function pushBlob(repo: string, blob: Buffer, auth: Record<string, string>): Promise<void> {
-  const res = await ingressCall(
-    target,
-    'POST',
-    `/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`,
-    { ...auth, 'content-type': 'application/octet-stream' },
-    blob,
-  );
-  assert.equal(res.status, 201, res.body);
-}
-
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
 /** Runs task(0..count-1) with at most `width` at a time. */
 async function inParallel(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
   let nextIndex = 0;
@@ -267,17 +242,8 @@ async function manifestOf(repo: string, ref: string, auth: Record<string, string
 
 describe('garbage collection by the operator on a real cluster', { concurrency: false }, () => {
   before(async () => {
-    work = await makeTempDir('cluster-gc-e2e');
-    dockerd = await startDockerd({ hosts: { [host]: '0.0.0.0' }, trustedRegistries: {} });
-    [cluster] = await Promise.all([clusterUp(), buildBerthImage(dockerd, work)]);
-    const hostsFile = path.join(dockerd.dir, 'hosts');
-    await writeFile(
-      hostsFile,
-      (await readFile(hostsFile, 'utf8')).replaceAll('0.0.0.0', cluster.ingressAddress),
-    );
-    const archive = path.join(work, 'berth.tar');
-    await saveImages(dockerd, [berthImage], archive);
-    await cluster.importImages(archive);
+    env = await startBerthCluster(host, 'cluster-gc-e2e');
+    ({ cluster, dockerd } = env);
   });
 
   after(async () => {
@@ -287,49 +253,18 @@ describe('garbage collection by the operator on a real cluster', { concurrency: 
   });
 
   test('the operator and a registry with two images, one of them untagged', async () => {
-    await helmInstallBerth(cluster.helm, operatorNamespace, {
-      replicaCount: '2',
-      'maintenance.confirmTimeout': `${String(confirmTimeoutSeconds)}s`,
-    });
-    await kubectl(['create', 'namespace', namespace]);
-    secret = await applyAccessTokenSecret(cluster, {
+    ({ target, secret } = await installRegistry(env, {
+      operatorNamespace,
+      helmSet: { replicaCount: '2', 'maintenance.confirmTimeout': `${String(confirmTimeoutSeconds)}s` },
       namespace,
-      secretName: 'gc-tokens',
-      label: 'registry',
+      name,
+      host,
       user,
       scopes: ['read_registry', 'write_registry', 'delete_registry'],
       repositories: ['gc/**'],
-      file: path.join(work, 'access-tokens.yml'),
-    });
-    await cluster.createLocalVolume('gc-data', '2Gi');
-    await applyRegistry();
-    await waitFor(
-      'ContainerRegistry Ready',
-      async () => (conditionOf(await registryObject(), 'Ready')?.status === 'True' ? true : undefined),
-      { timeoutMs: 420_000, intervalMs: 2_000 },
-    );
-    const ingress = await getObject(cluster, ['ingress', '-n', namespace, name]);
-    const tlsSecret = ((ingress?.spec?.['tls'] ?? []) as { secretName?: string }[])[0]?.secretName ?? '';
-    const tls = (await getObject(cluster, ['secret', '-n', namespace, tlsSecret])) as
-      { data?: Record<string, string> } | undefined;
-    const ca = Buffer.from(tls?.data?.['tls.crt'] ?? '', 'base64').toString('utf8');
-    target = { address: cluster.ingressAddress, host, ca };
-    const certDir = path.join(dockerd.dir, 'etc-docker', 'certs.d', host);
-    await mkdir(certDir, { recursive: true });
-    await writeFile(path.join(certDir, 'ca.crt'), ca);
-    await waitFor(
-      'docker login',
-      async () =>
-        (
-          await dockerd.docker(['login', host, '-u', user, '--password-stdin'], {
-            input: secret,
-            check: false,
-          })
-        ).code === 0
-          ? true
-          : undefined,
-      { timeoutMs: 120_000, intervalMs: 2_000 },
-    );
+      volume: { name: 'gc-data', size: '2Gi' },
+      applyRegistry: () => applyRegistry(),
+    }));
     for (const repo of ['keep', 'gone']) {
       await buildScratchImage(dockerd.docker, `${host}/gc/${repo}:v1`, 2, { layerBytes: 2 * 1024 * 1024 });
       await dockerd.docker(['push', `${host}/gc/${repo}:v1`], { timeoutMs: 300_000 });
@@ -509,40 +444,11 @@ describe('garbage collection by the operator on a real cluster', { concurrency: 
   test('1,000 manifests, 500 of them untagged: one run collects them; read-only seconds reported', async () => {
     const auth = await bearerFor(target, user, secret, 'repository:gc/many:pull,push,delete');
     const layer = Buffer.from('one shared layer\n');
-    await pushBlob('gc/many', layer, auth);
     const count = 1000;
     const pushStarted = Date.now();
     await inParallel(count, 8, async (i) => {
-      const config = Buffer.from(
-        JSON.stringify({ architecture: 'amd64', os: 'linux', created: new Date(i * 1000).toISOString() }),
-      );
-      await pushBlob('gc/many', config, auth);
-      const manifest = Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          config: {
-            mediaType: 'application/vnd.oci.image.config.v1+json',
-            digest: sha256(config),
-            size: config.length,
-          },
-          layers: [
-            {
-              mediaType: 'application/vnd.oci.image.layer.v1.tar',
-              digest: sha256(layer),
-              size: layer.length,
-            },
-          ],
-        }),
-      );
-      const put = await ingressCall(
-        target,
-        'PUT',
-        `/v2/gc/many/manifests/t${String(i)}`,
-        { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-        manifest,
-      );
-      assert.equal(put.status, 201, put.body);
+      const created = new Date(i * 1000).toISOString();
+      await pushApiImage(target, 'gc/many', `t${String(i)}`, auth, { created, layer });
     });
     await inParallel(count / 2, 8, async (i) => {
       const del = await ingressCall(target, 'DELETE', `/v2/gc/many/manifests/t${String(i)}`, auth);

@@ -1,6 +1,7 @@
 // The registry's HTTP API through a cluster's Ingress: HTTPS to the Ingress address with the registry host as
 // SNI and Host header, trusting only the given CA, and bearer tokens fetched from the realm of the registry's
 // challenge with an access token (Basic auth), as a client outside the cluster does it.
+import { createHash } from 'node:crypto';
 import { request } from 'node:https';
 
 export interface ApiResponse {
@@ -81,4 +82,77 @@ export async function bearerFor(
   });
   if (res.status !== 200) throw new Error(`token for ${scope}: HTTP ${String(res.status)} ${res.body}`);
   return { authorization: `Bearer ${(JSON.parse(res.body) as { token: string }).token}` };
+}
+
+export const sha256Digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Pushes a blob in one request (POST with the digest); throws unless 201. */
+export async function pushBlob(
+  target: IngressTarget,
+  repo: string,
+  blob: Buffer,
+  auth: Record<string, string>,
+): Promise<string> {
+  const digest = sha256Digest(blob);
+  const res = await ingressCall(
+    target,
+    'POST',
+    `/v2/${repo}/blobs/uploads/?digest=${digest}`,
+    { ...auth, 'content-type': 'application/octet-stream' },
+    blob,
+  );
+  if (res.status !== 201) throw new Error(`push blob to ${repo}: HTTP ${String(res.status)} ${res.body}`);
+  return digest;
+}
+
+/**
+ * Pushes a small OCI image (a config with `created`, when given, and one layer) as `repo:tag` through the
+ * API; returns the manifest digest. Distinct `created` values give distinct manifests.
+ */
+export async function pushApiImage(
+  target: IngressTarget,
+  repo: string,
+  tag: string,
+  auth: Record<string, string>,
+  opts: { created?: string; layer?: Buffer } = {},
+): Promise<string> {
+  const layer = opts.layer ?? Buffer.from(`layer of ${repo}:${tag}\n`);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      ...(opts.created !== undefined ? { created: opts.created } : {}),
+      rootfs: { type: 'layers', diff_ids: [sha256Digest(layer)] },
+      comment: `${repo}:${tag}`,
+    }),
+  );
+  await pushBlob(target, repo, layer, auth);
+  await pushBlob(target, repo, config, auth);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256Digest(config),
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar',
+          digest: sha256Digest(layer),
+          size: layer.length,
+        },
+      ],
+    }),
+  );
+  const res = await ingressCall(
+    target,
+    'PUT',
+    `/v2/${repo}/manifests/${tag}`,
+    { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    manifest,
+  );
+  if (res.status !== 201) throw new Error(`push ${repo}:${tag}: HTTP ${String(res.status)} ${res.body}`);
+  return sha256Digest(manifest);
 }

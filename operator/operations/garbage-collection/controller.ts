@@ -20,6 +20,7 @@ import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import type { Condition, KubeObject } from '../../runtime/objects.ts';
 import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
+import { recordEvent } from '../events.ts';
 import { nudgePods, probeFleet, releaseReadOnly } from './fleet.ts';
 import {
   collectorJob,
@@ -268,40 +269,11 @@ export class GarbageCollectionController {
         return;
       }
       case 'event':
-        await this.event(raw, action).catch((err: unknown) =>
+        await recordEvent(this.client, raw, action).catch((err: unknown) =>
           logger.warn({ err }, 'could not record an Event'),
         );
         return;
     }
-  }
-
-  private async event(raw: RegistryObject, e: Extract<Action, { type: 'event' }>): Promise<void> {
-    const now = new Date().toISOString();
-    await this.client.create({
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: {
-        generateName: `${raw.metadata.name}.`,
-        namespace: raw.metadata.namespace ?? 'default',
-        name: '',
-      },
-      involvedObject: {
-        apiVersion: raw.apiVersion,
-        kind: raw.kind,
-        name: raw.metadata.name,
-        namespace: raw.metadata.namespace,
-        uid: raw.metadata.uid,
-      },
-      reason: e.reason,
-      message: e.message,
-      type: e.warning ? 'Warning' : 'Normal',
-      source: { component: managedBy },
-      reportingComponent: managedBy,
-      reportingInstance: process.env.HOSTNAME ?? managedBy,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    } as KubeObject);
   }
 }
 

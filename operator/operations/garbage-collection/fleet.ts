@@ -3,58 +3,16 @@
 // with the registry's token key (scope registry:maintenance:*). A pod that does not answer is not confirmed.
 // Everything is read from the stored children (the ConfigMap the pods run, the signing Secret), not from the
 // spec, so a run can still be unwound while the spec is invalid.
-import { load } from 'js-yaml';
-import { TokenSigner } from '../../../registry/auth/token-signer.ts';
 import { toYaml } from '../../render/config.ts';
-import { childNames, ports, selectorLabels } from '../../render/names.ts';
-import { secretKeys } from '../../render/material.ts';
+import { ports, selectorLabels } from '../../render/names.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
+import { configMapRef, signRegistryToken, storedConfig, type RegistryRef } from '../registry-access.ts';
 import type { PodObject } from './job.ts';
 import type { PodMode } from './state.ts';
 
-/** The registry a run belongs to. */
-export interface RegistryRef {
-  namespace: string;
-  name: string;
-}
+export type { RegistryRef } from '../registry-access.ts';
 
 const probeTimeoutMs = 3_000;
-
-async function signer(client: KubeClient, ref: RegistryRef): Promise<TokenSigner> {
-  const secret = await client.get<PodObject & { data?: Record<string, string> }>({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    namespace: ref.namespace,
-    name: childNames(ref.name).signingKeys,
-  });
-  const b64 = (k: string) => Buffer.from(secret?.data?.[k] ?? '', 'base64').toString('utf8');
-  return TokenSigner.fromPem(b64(secretKeys.signingKey), b64(secretKeys.signingCert));
-}
-
-interface StoredConfig {
-  header: string;
-  config: {
-    auth?: { token?: { issuer?: string; service?: string } };
-    storage?: { maintenance?: { readonly?: { enabled?: boolean } } };
-  };
-}
-
-const configMapRef = (ref: RegistryRef) => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  namespace: ref.namespace,
-  name: childNames(ref.name).config,
-});
-
-/** The registry's config.yml as stored in its ConfigMap (what the pods run), undefined when absent. */
-async function storedConfig(client: KubeClient, ref: RegistryRef): Promise<StoredConfig | undefined> {
-  const cm = await client.get<PodObject & { data?: Record<string, string> }>(configMapRef(ref));
-  const text = cm?.data?.['config.yml'];
-  if (text === undefined) return undefined;
-  const config = (load(text) ?? {}) as StoredConfig['config'];
-  const header = /^# (.*)\n/.exec(text)?.[1] ?? 'config.yml';
-  return { header, config };
-}
 
 /** The registry's running pods (terminating ones left out: they no longer get traffic). */
 export async function registryPods(client: KubeClient, ref: RegistryRef): Promise<PodObject[]> {
@@ -74,17 +32,12 @@ export async function registryPods(client: KubeClient, ref: RegistryRef): Promis
 export async function probeFleet(client: KubeClient, ref: RegistryRef): Promise<PodMode[]> {
   const pods = await registryPods(client, ref);
   if (pods.length === 0) return [];
-  // The token the pods accept: their config's issuer and service.
-  const token = (await storedConfig(client, ref))?.config.auth?.token ?? {};
-  const { token: bearer } = await (
-    await signer(client, ref)
-  ).signAccessToken({
-    issuer: token.issuer ?? '',
-    service: token.service ?? '',
-    subject: 'berth-operator',
-    access: [{ type: 'registry', name: 'maintenance', actions: ['*'] }],
-    lifetimeSeconds: 60,
-  });
+  const bearer = await signRegistryToken(
+    client,
+    ref,
+    [{ type: 'registry', name: 'maintenance', actions: ['*'] }],
+    60,
+  );
   return Promise.all(
     pods.map(async (pod): Promise<PodMode> => {
       const name = pod.metadata.name;

@@ -1,0 +1,263 @@
+// CleanupPolicy on a real single-node cluster (test/harness/cluster.ts): the operator from the image built from
+// the working tree, a ContainerRegistry behind the Ingress, images pushed with known creation dates (through
+// the API) and with a real Docker engine, and Pods that use two of the tags (one by tag, one by digest). A dry
+// run reports what GitLab's algorithm would delete and deletes nothing; the real run deletes exactly those
+// tags, by tag, keeps the ones in use, and leaves other repositories alone; a small maxTagsPerRun truncates
+// the run oldest-first; a regex the API server accepts but RE2 does not gets a readable condition.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { buildScratchImage, removeClientState } from '../harness/clients.ts';
+import { installRegistry, startBerthCluster, type BerthCluster } from '../harness/berth-on-cluster.ts';
+import { bearerFor, ingressCall, pushApiImage, type IngressTarget } from '../harness/ingress-api.ts';
+import { conditionOf, getObject, listObjects, type KubeObject } from '../harness/kube.ts';
+import { waitFor } from '../harness/wait.ts';
+
+const namespace = 'cleanup';
+const host = 'cleanup.berth.test';
+const name = 'registry';
+const user = 'cleanup-bot';
+const policyName = 'expire-old';
+const day = 24 * 60 * 60 * 1000;
+
+let env: BerthCluster;
+let target: IngressTarget;
+let secret = '';
+const digests: Record<string, string> = {};
+
+const kubectl = (args: readonly string[], input?: string) =>
+  env.cluster.kubectl(args, input === undefined ? {} : { input });
+const apply = (obj: unknown) =>
+  kubectl(['apply', '--server-side', '--field-manager=e2e', '-f', '-'], JSON.stringify(obj));
+
+interface LastRun {
+  id?: string;
+  trigger?: string;
+  request?: string;
+  report?: string;
+  result?: string;
+  dryRun?: boolean;
+  repositories?: number;
+  tagsDeleted?: number;
+  tagsKept?: number;
+  tagsInUse?: number;
+  truncated?: boolean;
+  message?: string;
+}
+const policyObject = (policy = policyName) =>
+  getObject(env.cluster, ['cleanuppolicy', '-n', namespace, policy]);
+const statusOf = (p: KubeObject | undefined) =>
+  (p?.status ?? {}) as { lastRun?: LastRun; nextRun?: string; operation?: unknown };
+
+function applyPolicy(spec: Record<string, unknown>, policy = policyName) {
+  return apply({
+    apiVersion: 'berth.dev/v1alpha1',
+    kind: 'CleanupPolicy',
+    metadata: { name: policy, namespace },
+    spec: { registryRef: { name }, cadence: '1d', ...spec },
+  });
+}
+
+/** Runs the policy now (a new berth.dev/run value) and waits for the run's record. */
+async function runNow(request: string, policy = policyName): Promise<LastRun> {
+  await kubectl([
+    '-n',
+    namespace,
+    'annotate',
+    '--overwrite',
+    'cleanuppolicy',
+    policy,
+    `berth.dev/run=${request}`,
+  ]);
+  return waitFor(
+    `cleanup run ${request}`,
+    async () => {
+      const s = statusOf(await policyObject(policy));
+      return s.operation === undefined && s.lastRun?.request === request ? s.lastRun : undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 1_000 },
+  );
+}
+
+/** The tags of `repo` that still resolve (GET manifest by tag). */
+async function tagsPresent(repo: string, tags: readonly string[]): Promise<string[]> {
+  const auth = await bearerFor(target, user, secret, `repository:${repo}:pull`);
+  const present: string[] = [];
+  for (const tag of tags) {
+    const res = await ingressCall(target, 'HEAD', `/v2/${repo}/manifests/${tag}`, {
+      ...auth,
+      accept:
+        'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+    });
+    if (res.status === 200) present.push(tag);
+    else assert.equal(res.status, 404, `${repo}:${tag}: ${String(res.status)}`);
+  }
+  return present;
+}
+
+const oldDate = (month: number) => new Date(Date.UTC(2020, month - 1, 1)).toISOString();
+
+describe('cleanup policies on a real cluster', { concurrency: false }, () => {
+  before(async () => {
+    env = await startBerthCluster(host, 'cluster-cleanup-e2e');
+  });
+
+  after(async () => {
+    await env?.dockerd.stop();
+    await removeClientState();
+    await env?.cluster.down();
+  });
+
+  test('a registry with tags of known dates, a docker-pushed image, and Pods using two of the tags', async () => {
+    ({ target, secret } = await installRegistry(env, {
+      operatorNamespace: 'berth-system',
+      namespace,
+      name,
+      host,
+      user,
+      scopes: ['read_registry', 'write_registry', 'delete_registry'],
+      repositories: ['team/**'],
+      volume: { name: 'cleanup-data', size: '1Gi' },
+      applyRegistry: () =>
+        apply({
+          apiVersion: 'berth.dev/v1alpha1',
+          kind: 'ContainerRegistry',
+          metadata: { name, namespace },
+          spec: {
+            storage: { filesystem: { size: '1Gi' }, delete: true },
+            ingress: { enabled: true, className: 'traefik', host, tls: {} },
+            auth: { accessTokensFrom: { matchLabels: { 'berth.dev/access-tokens': 'registry' } } },
+            resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+          },
+        }),
+    }));
+    const auth = await bearerFor(target, user, secret, 'repository:team/app:pull,push');
+    const dated: Record<string, string> = {
+      latest: oldDate(1),
+      v1: oldDate(1),
+      v2: oldDate(2),
+      v3: oldDate(3),
+      v4: oldDate(4),
+      main: oldDate(5),
+      v5: new Date(Date.now() - day).toISOString(),
+    };
+    for (const [tag, created] of Object.entries(dated)) {
+      digests[tag] = await pushApiImage(target, 'team/app', tag, auth, { created });
+    }
+    for (let i = 1; i <= 5; i++) {
+      await pushApiImage(target, 'team/app', `w${String(i)}`, auth, { created: oldDate(i) });
+    }
+    const other = await bearerFor(target, user, secret, 'repository:team/other:pull,push');
+    await pushApiImage(target, 'team/other', 'v1', other, { created: oldDate(1) });
+    // A real client's image: its config's created is the build time, so it is new.
+    await buildScratchImage(env.dockerd.docker, `${host}/team/app:docker`, 1, { layerBytes: 64 * 1024 });
+    await env.dockerd.docker(['push', `${host}/team/app:docker`], { timeoutMs: 300_000 });
+
+    // Pods that use v2 (by tag) and v3 (by digest). They cannot pull (the node does not resolve the registry's
+    // name) but a Pod's spec names what it runs: that is enough to keep the tags.
+    await kubectl(['create', 'namespace', 'apps']);
+    for (const [pod, image] of [
+      ['by-tag', `${host}/team/app:v2`],
+      ['by-digest', `${host}/team/app@${digests['v3'] ?? ''}`],
+    ] as const) {
+      await apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: pod, namespace: 'apps' },
+        spec: { containers: [{ name: 'app', image }] },
+      });
+    }
+  });
+
+  test('a dry run reports what the algorithm would delete (v1, v4: old, not keepN, not kept by regex, not in use) and deletes nothing', async () => {
+    await applyPolicy({
+      keepN: 1,
+      olderThan: '30d',
+      nameRegex: 'v.*|main',
+      nameRegexKeep: 'main',
+      dryRun: true,
+      repositories: { include: ['team/**'], exclude: ['team/other'] },
+    });
+    const run = await runNow('dry-1');
+    console.log(`dry run: ${JSON.stringify(run)}`);
+    assert.equal(run.result, 'Succeeded', run.message);
+    assert.equal(run.dryRun, true);
+    assert.equal(run.tagsDeleted, 2, 'would delete v1 and v4');
+    assert.equal(run.tagsInUse, 2, 'v2 (by tag) and v3 (by digest) in use');
+    assert.equal(run.repositories, 1, 'team/other excluded');
+    const report = await getObject(env.cluster, ['configmap', '-n', namespace, run.report ?? '']);
+    const text = String((report as { data?: Record<string, string> } | undefined)?.data?.['report.txt']);
+    console.log(text);
+    assert.match(text, /would delete: v1, v4/);
+    assert.match(text, /kept \(inUse\): v2, v3/);
+    assert.match(text, /kept \(keepN\): v5/);
+    assert.match(text, /kept \(nameRegexKeep\): main/);
+    assert.match(text, /kept \(latest\): latest/);
+    assert.deepEqual(await tagsPresent('team/app', ['v1', 'v4']), ['v1', 'v4'], 'a dry run deletes nothing');
+    const policy = await policyObject();
+    assert.equal(conditionOf(policy, 'Ready')?.status, 'True', JSON.stringify(policy?.status));
+    const next = Date.parse(statusOf(policy).nextRun ?? '');
+    assert.ok(
+      Math.abs(next - (Date.now() + day)) < 10 * 60_000,
+      `next run a day from now: ${String(statusOf(policy).nextRun)}`,
+    );
+  });
+
+  test('the run deletes exactly v1 and v4, by tag; tags in use, kept tags and other repositories stay; the docker image still pulls', async () => {
+    await applyPolicy({
+      keepN: 1,
+      olderThan: '30d',
+      nameRegex: 'v.*|main',
+      nameRegexKeep: 'main',
+      repositories: { include: ['team/**'], exclude: ['team/other'] },
+    });
+    const run = await runNow('run-1');
+    console.log(`run: ${JSON.stringify(run)}`);
+    assert.equal(run.result, 'Succeeded', run.message);
+    assert.equal(run.dryRun, false);
+    assert.equal(run.tagsDeleted, 2);
+    const all = ['latest', 'v1', 'v2', 'v3', 'v4', 'v5', 'main', 'docker', 'w1'];
+    assert.deepEqual(await tagsPresent('team/app', all), [
+      'latest',
+      'v2',
+      'v3',
+      'v5',
+      'main',
+      'docker',
+      'w1',
+    ]);
+    assert.deepEqual(await tagsPresent('team/other', ['v1']), ['v1']);
+    await env.dockerd.docker(['rmi', `${host}/team/app:docker`]);
+    await env.dockerd.docker(['pull', `${host}/team/app:docker`], { timeoutMs: 120_000 });
+    const events = (await listObjects(env.cluster, ['events', '-n', namespace])).map(
+      (e) => (e as { reason?: string }).reason,
+    );
+    assert.ok(events.includes('CleanupSucceeded'), `events: ${events.join(', ')}`);
+  });
+
+  test('maxTagsPerRun bounds a run: the oldest expired tags go first, the run reports truncated, the next run goes on', async () => {
+    await applyPolicy({ keepN: 0, olderThan: '30d', nameRegex: 'w.*', maxTagsPerRun: 2 }, 'expire-w');
+    const first = await runNow('w-1', 'expire-w');
+    assert.equal(first.tagsDeleted, 2);
+    assert.equal(first.truncated, true);
+    const w = ['w1', 'w2', 'w3', 'w4', 'w5'];
+    assert.deepEqual(await tagsPresent('team/app', w), ['w3', 'w4', 'w5']);
+    const second = await runNow('w-2', 'expire-w');
+    assert.equal(second.tagsDeleted, 2);
+    assert.deepEqual(await tagsPresent('team/app', w), ['w5']);
+  });
+
+  test('a regex the API server accepts but RE2 refuses (lookahead) gets a condition naming the field, and no run', async () => {
+    await applyPolicy({ nameRegex: '(?=v)v.*' }, 'bad-regex');
+    const condition = await waitFor(
+      'the InvalidSpec condition',
+      async () => {
+        const c = conditionOf(await policyObject('bad-regex'), 'Ready');
+        return c?.reason === 'InvalidSpec' ? c : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1_000 },
+    );
+    console.log(`bad regex: ${String(condition.message)}`);
+    assert.match(condition.message ?? '', /spec\.nameRegex/);
+    assert.match(condition.message ?? '', /lookahead/);
+  });
+});
