@@ -4,35 +4,49 @@
 // collector's code (memory), and a maintenance command should not load the HTTP stack (start-up time).
 import { enableCompileCache } from 'node:module';
 import { parseArgs } from 'node:util';
+import type { CloseOptions } from './serve.ts';
 
 // V8's code cache for our modules (and the type-stripped TypeScript), in the OS temp dir: it halves the
 // start-up of short-lived commands such as garbage-collect (~0.2 s to ~0.1 s). Silently off where the
 // directory is not writable.
 enableCompileCache();
 
-const usage = `usage: berth-registry <command> [options]
-
-commands:
-  serve CONFIG    run the registry with the Distribution-compatible config.yml at CONFIG
-  standalone [--data DIR] [--addr ADDR] [--realm URL] [--public PATTERN]...
+/** Each command's usage, shown by `berth-registry`, `berth-registry help` and `berth-registry COMMAND --help`. */
+const commandUsage: Record<string, string> = {
+  serve: `  serve CONFIG    run the registry with the Distribution-compatible config.yml at CONFIG
+`,
+  standalone: `  standalone [--data DIR] [--addr ADDR] [--realm URL] [--public PATTERN]...
                   the registry and its token issuer in one process, token auth on (what \`npm start\` runs):
                   storage and keys under DIR (default ./data), listening on ADDR (default :5000); the first
-                  start creates an admin access token and prints it once
-  garbage-collect [--delete-untagged|-m] [--dry-run|-d] [--quiet|-q] [--force-live] [--concurrency N]
+                  start creates an admin access token and prints it once. Port 5000 taken? \`--addr :5055\`
+                  (with npm: \`npm start -- --addr :5055\`)
+`,
+  'garbage-collect': `  garbage-collect [--delete-untagged|-m] [--dry-run|-d] [--quiet|-q] [--force-live] [--concurrency N]
                   [--workers N] CONFIG
                   remove blobs (and with -m, untagged manifests) nothing tagged references; refuses while any
                   registry on the same storage is read-write (see README, "Garbage collection")
-  migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run|-d] [--concurrency N] [--quiet|-q]
+`,
+  migrate: `  migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run|-d] [--concurrency N] [--quiet|-q]
                   copy the registry's content from CONFIG_A's storage to CONFIG_B's: incremental (run it while
                   online, then once more read-only), verified; the last stdout line is a JSON summary
-  token-server CONFIG
+`,
+  'token-server': `  token-server CONFIG
                   run the token issuer with the YAML config at CONFIG
-  access-token create --name NAME --scopes read_registry[,write_registry,delete_registry,admin_registry]
+`,
+  'access-token': `  access-token create --name NAME --scopes read_registry[,write_registry,delete_registry,admin_registry]
                       --repositories 'team/**'[,...] --file PATH [--expires 90d|DATE] [--description TEXT]
                   add an access token to the file at PATH and print its secret (once)
   access-token revoke --name NAME --file PATH
                   remove an access token
-`;
+`,
+};
+
+const usage = `usage: berth-registry <command> [options]
+
+From this repository, run it as \`npx berth-registry ...\` (Node 24 from node_modules, whatever \`node\` is).
+
+commands:
+${Object.values(commandUsage).join('')}`;
 
 /** A command-line mistake: exit code 2 and the usage text. */
 class UsageError extends Error {}
@@ -47,8 +61,20 @@ function isUsageError(err: unknown): boolean {
   );
 }
 
+/** `--help` or `-h` among the options (not after a `--` that ends them). */
+function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  // garbage-collect and migrate have their own, longer help.
+  const ownHelp = command === 'garbage-collect' || command === 'migrate';
+  if (command !== undefined && !ownHelp && commandUsage[command] !== undefined && wantsHelp(args)) {
+    process.stdout.write(`usage:\n${commandUsage[command].replace(/^ {2}(?=\S)/gm, '  berth-registry ')}`);
+    return 0;
+  }
   switch (command) {
     case 'serve': {
       const [configPath, ...rest] = args;
@@ -57,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const { serve } = await import('./serve.ts');
       const registry = await serve(configPath);
-      await waitForShutdown(async () => registry.close());
+      await waitForShutdown((options) => registry.close(options));
       return 0;
     }
     case 'standalone': {
@@ -77,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values.realm !== undefined ? { realm: values.realm } : {}),
         ...(values.public !== undefined ? { publicRepositories: values.public } : {}),
       });
-      await waitForShutdown(async () => registry.close());
+      await waitForShutdown((options) => registry.close(options));
       return 0;
     }
     case 'garbage-collect':
@@ -107,21 +133,59 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Resolves after SIGTERM/SIGINT once `close` finished: in-flight requests drain, new ones get 503. */
-function waitForShutdown(close: () => Promise<void>): Promise<void> {
+/**
+ * Resolves after SIGTERM/SIGINT once `close` finished: new connections are refused, requests in flight get the
+ * drain time to finish. A second signal cuts them at once (the shutdown still tidies up); a third exits now.
+ */
+function waitForShutdown(close: (options: CloseOptions) => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
-    let closing = false;
-    const stop = () => {
-      if (closing) return;
-      closing = true;
-      close().then(resolve, (err: unknown) => {
-        process.stderr.write(`berth-registry: error during shutdown: ${String(err)}\n`);
-        resolve();
-      });
+    let signals = 0;
+    const cutNow = new AbortController();
+    const onSignal = () => {
+      signals++;
+      if (signals === 1) {
+        close({ signal: cutNow.signal }).then(resolve, (err: unknown) => {
+          process.stderr.write(`berth-registry: error during shutdown: ${String(err)}\n`);
+          resolve();
+        });
+      } else if (signals === 2) {
+        cutNow.abort();
+      } else {
+        process.stderr.write('berth-registry: stopping now, without tidying up\n');
+        process.exit(130);
+      }
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
+}
+
+/** `host:port` as the user would write it (a wildcard host as `:port`). */
+function listenAddress(err: { address?: unknown; port?: unknown }): string {
+  const host = typeof err.address === 'string' ? err.address : '';
+  const shownHost = host === '::' || host === '0.0.0.0' ? '' : host.includes(':') ? `[${host}]` : host;
+  return `${shownHost}:${String(err.port ?? '?')}`;
+}
+
+/** What to do when the listen address is taken, for the command that tried it. */
+function addressInUseHint(command: string | undefined, err: { address?: unknown; port?: unknown }): string {
+  const address = listenAddress(err);
+  const other = err.port === 5055 ? ':5056' : ':5055';
+  const what = `cannot listen on ${address}: the address is already in use (another registry, or another program, listens there).`;
+  switch (command) {
+    case 'standalone':
+      return `${what}\nStart on another port:\n  ${
+        process.env['npm_lifecycle_event'] === 'start'
+          ? `npm start -- --addr ${other}`
+          : `npx berth-registry standalone --addr ${other}`
+      }\n`;
+    case 'serve':
+      return `${what}\nSet http.addr in the config file to a free port, or override it: REGISTRY_HTTP_ADDR=${other}\n`;
+    case 'token-server':
+      return `${what}\nSet addr in the token-server config file to a free port.\n`;
+    default:
+      return `${what}\n`;
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -131,6 +195,10 @@ main(process.argv.slice(2)).then(
     if (isUsageError(err)) {
       process.stderr.write(`${message}\n\n${usage}`);
       process.exit(2);
+    }
+    if ((err as { code?: unknown }).code === 'EADDRINUSE') {
+      process.stderr.write(`berth-registry: ${addressInUseHint(process.argv[2], err as object)}`);
+      process.exit(1);
     }
     process.stderr.write(`berth-registry: ${message}\n`);
     process.exit(1);

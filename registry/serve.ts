@@ -4,16 +4,22 @@
 // The building blocks are exported for `berth-registry standalone` (standalone.ts), which serves the same
 // registry from a generated config and mounts the token issuer next to it: `buildRegistry` makes the app and its
 // services without listening, `Registry.apply` takes a reloaded config, `Registry.listen` starts serving.
+//
+// Shutdown (`close`): stop accepting, give the requests in flight `http.draintimeout` (default 10 s) to finish,
+// cut the rest (logging each), and remove the uploads those cuts left that no client can resume
+// (upload-writes.ts).
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { loadConfig, type LoadedConfig } from './config/load.ts';
 import { ConfigWatcher } from './config/watch.ts';
-import type { RegistryConfig } from './config/schema.ts';
+import { parseDuration, type RegistryConfig } from './config/schema.ts';
+import { HttpDrain } from './http-drain.ts';
+import { attachDebugServer } from './debug-server.ts';
 import { createLogger } from './logger.ts';
 import { createStorageDriver } from './storage/factory.ts';
 import { BlobStore } from './store/blob-store.ts';
-import { UploadStore } from './store/uploads.ts';
+import { removeCutUploads, TrackedUploadStore, type UploadWrite } from './upload-writes.ts';
 import { ManifestStore } from './store/manifests.ts';
 import { buildRegistryApp } from './http/app.ts';
 import type { RegistrySettings, Services } from './http/context.ts';
@@ -40,16 +46,34 @@ export function parseListenAddress(addr: string): { host: string; port: number }
   return { host: host === '' ? '::' : host, port: Number(m[3]) };
 }
 
+export interface CloseOptions {
+  /** Aborting it cuts the requests still in flight at once instead of waiting for them (a second Ctrl-C). */
+  signal?: AbortSignal;
+}
+
 export interface RunningRegistry {
   url: string;
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
+
+/** How long requests in flight may take to finish on shutdown when `http.draintimeout` is unset. */
+export const defaultDrainMs = 10_000;
+
+/** Cut uploads whose write has not ended this long after the cut are left to upload purging. */
+const cutSettleMs = 5_000;
 
 /** How often the token-auth key files (rootcertbundle, jwks) are checked for changes between config reloads. */
 const authKeyPollMs = 5000;
 
+/** Whether the access token a bearer token was issued for has been revoked since (see token-verifier.ts). */
+export type RevocationCheck = (credential: { subject: string; fingerprint: string }) => boolean;
+
 /** The verifier for `auth.token`, or open access without it. */
-async function createAuthorizer(config: RegistryConfig, log: Logger): Promise<Authorizer> {
+async function createAuthorizer(
+  config: RegistryConfig,
+  log: Logger,
+  isRevoked: RevocationCheck | undefined,
+): Promise<Authorizer> {
   if (!config.auth.token) return openAccess;
   // Loaded only when configured: jose and the x509 code are a sizeable part of an idle process's memory.
   const { createTokenAuthorizer } = await import('./auth/token-verifier.ts');
@@ -57,7 +81,14 @@ async function createAuthorizer(config: RegistryConfig, log: Logger): Promise<Au
     ...config.auth.token,
     logger: log.child({ component: 'auth' }),
     watchIntervalMs: authKeyPollMs,
+    ...(isRevoked ? { isRevoked } : {}),
   });
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+  /** Bearer tokens whose access token this says is revoked are refused (standalone, where the issuer is local). */
+  isRevoked?: RevocationCheck;
 }
 
 /** A registry that is built but may not be listening yet. */
@@ -76,25 +107,31 @@ export interface Registry {
   apply(next: Pick<LoadedConfig, 'config' | 'revision'>): Promise<void>;
   /** Listens on `http.addr` and starts the heartbeat; resolves with the address. */
   listen(): Promise<string>;
-  /** Stops serving (in-flight requests drain), the heartbeat and the verifier's file watchers. */
-  close(): Promise<void>;
+  /**
+   * Stops serving: requests in flight get `http.draintimeout` to finish, the rest are cut and the uploads that
+   * leaves unresumable are removed; then the heartbeat and the verifier's file watchers stop.
+   */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 export async function buildRegistry(
   loaded: Pick<LoadedConfig, 'config' | 'revision'>,
-  options: { logger?: Logger } = {},
+  options: BuildOptions = {},
 ): Promise<Registry> {
   let config = loaded.config;
-  const log = options.logger ?? createLogger(config.log.level, config.log.fields ?? {});
+  const log =
+    options.logger ??
+    createLogger({ level: config.log.level, fields: config.log.fields, formatter: config.log.formatter });
   const driver = await createStorageDriver(config.storage);
   const blobs = new BlobStore(driver);
+  const uploads = new TrackedUploadStore(driver, blobs);
   let settings = settingsFrom(config, loaded.revision);
   const services: Services = {
     driver,
     blobs,
-    uploads: new UploadStore(driver, blobs),
+    uploads,
     manifests: new ManifestStore(blobs),
-    authorizer: await createAuthorizer(config, log),
+    authorizer: await createAuthorizer(config, log, options.isRevoked),
     settings: () => settings,
     ...(config.storage.cache.blobdescriptor === 'inmemory'
       ? { descriptors: new BlobDescriptorCache(config.storage.cache.blobdescriptorsize) }
@@ -104,12 +141,14 @@ export async function buildRegistry(
   const https = config.http.tls?.certificate
     ? { cert: await readFile(config.http.tls.certificate), key: await readFile(config.http.tls.key ?? '') }
     : undefined;
-  const { app } = buildRegistryApp({
+  const { app, metrics } = buildRegistryApp({
     services,
     logger: log,
     ...(config.http.headers ? { headers: config.http.headers } : {}),
     ...(https ? { https } : {}),
   });
+  attachDebugServer(app, config.http.debug, { metrics: metrics.registry, driver, log });
+  const drain = new HttpDrain(app);
   const heartbeat = new HeartbeatWriter(driver, () => settings, log);
   const purging = uploadPurgingSettings(config.storage.maintenance.uploadpurging);
   // Abandoned uploads are purged on Distribution's schedule; never while read-only (the purger checks).
@@ -143,7 +182,7 @@ export async function buildRegistry(
     }
     let replacement: Authorizer;
     try {
-      replacement = await createAuthorizer(next, log);
+      replacement = await createAuthorizer(next, log, options.isRevoked);
     } catch (err) {
       log.error(
         { reason: (err as Error).message },
@@ -193,12 +232,29 @@ export async function buildRegistry(
       );
       return address;
     },
-    async close() {
-      await app.close();
+    async close(closeOptions = {}) {
+      let cutWrites: UploadWrite[] = [];
+      const cut = await drain.close({
+        graceMs:
+          config.http.draintimeout !== undefined ? parseDuration(config.http.draintimeout) : defaultDrainMs,
+        ...(closeOptions.signal ? { signal: closeOptions.signal } : {}),
+        log,
+        onCut: () => (cutWrites = uploads.inProgress()),
+      });
+      if (cut > 0) {
+        await removeCutUploads({
+          uploads,
+          writes: cutWrites,
+          log,
+          isReadOnly: () => settings.readOnly,
+          settleMs: cutSettleMs,
+        });
+      }
       await purger?.stop();
       await heartbeat.stop();
       await applying;
       await services.authorizer.close();
+      log.info('registry stopped');
     },
   };
 }
@@ -224,9 +280,9 @@ export async function serve(configPath: string, logger?: Logger): Promise<Runnin
   }
   return {
     url,
-    async close() {
+    async close(options) {
       await watcher.close();
-      await registry.close();
+      await registry.close(options);
     },
   };
 }

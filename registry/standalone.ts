@@ -7,7 +7,13 @@
 //   auth/token.key, token.crt   the issuer's signing key and its self-signed certificate (made on first start)
 //   auth/access-tokens.yml      access tokens (scrypt hashes only); `admin` is created on first start
 //
-// On the first start the admin token's secret is printed once on stdout; later starts only say it exists.
+// On the first start the admin token's secret is printed once, on stderr, set apart from the log lines on stdout
+// (it never goes through the logger); later starts only say it exists. Commands it prints are written as
+// `npx berth-registry ...`: that runs the CLI with the Node 24 in node_modules whatever `node` the machine has.
+//
+// The issuer is local, so the registry also refuses bearer tokens issued for an access token that has been
+// revoked since (once the issuer has re-read the access-token file; see token-verifier.ts).
+//
 // The base configuration is registry/default-config.yml (REGISTRY_* overrides apply); its changes are followed
 // like `serve` does, with the standalone settings laid over every reloaded version.
 //
@@ -22,11 +28,17 @@ import type { Logger } from 'pino';
 import { addAccessToken, readAccessTokenFile } from './auth/access-tokens.ts';
 import { ensureSigningKeyPair } from './auth/keypair.ts';
 import { parseTokenServerConfig } from './auth/token-server-config.ts';
-import { createTokenService, registerTokenRoutes } from './auth/token-server.ts';
+import { createTokenService, registerTokenRoutes, type TokenService } from './auth/token-server.ts';
 import { configRevision, loadConfig, type LoadedConfig } from './config/load.ts';
 import type { RegistryConfig } from './config/schema.ts';
 import { ConfigWatcher } from './config/watch.ts';
-import { buildRegistry, parseListenAddress, type Registry, type RunningRegistry } from './serve.ts';
+import {
+  buildRegistry,
+  parseListenAddress,
+  type Registry,
+  type RevocationCheck,
+  type RunningRegistry,
+} from './serve.ts';
 
 export const defaultConfigPath = fileURLToPath(new URL('./default-config.yml', import.meta.url));
 
@@ -48,9 +60,12 @@ export interface StandaloneOptions {
   /** The base configuration. Default registry/default-config.yml. */
   configPath?: string;
   logger?: Logger;
-  /** Where the admin-token notice goes. Default stdout. */
-  stdout?: { write(text: string): unknown };
+  /** Where the admin-token notice goes. Default stderr: apart from the logs on stdout. */
+  notice?: { write(text: string): unknown };
 }
+
+/** How the CLI is run from the repository: the machine's `node` may be too old for .ts files, npx is not. */
+export const cliCommand = 'npx berth-registry';
 
 export interface StandalonePaths {
   dataDir: string;
@@ -157,7 +172,7 @@ function firstStartNotice(secret: string, registry: string, paths: StandalonePat
     `  docker login ${registry} -u ${adminTokenName} --password-stdin`,
     '',
     `Scopes: read_registry, write_registry, delete_registry, admin_registry on '**'. Stored in`,
-    `${shown(paths.accessTokens)}; create more tokens with \`berth-registry access-token create\`.`,
+    `${shown(paths.accessTokens)}; create more tokens with \`${cliCommand} access-token create\`.`,
     rule,
     '',
   ].join('\n');
@@ -172,7 +187,7 @@ async function laterStartNotice(registry: string, paths: StandalonePaths): Promi
       ? `Berth: the admin access token "${adminTokenName}" exists in ${shown(paths.accessTokens)} (its secret was shown on the first start).`
       : `Berth: ${file.tokens.length} access token(s) in ${shown(paths.accessTokens)}; there is no "${adminTokenName}" token any more.`,
     'Create another access token (its secret is printed once) with:',
-    `  node registry/cli.ts access-token create --name NAME --scopes read_registry,write_registry \\`,
+    `  ${cliCommand} access-token create --name NAME --scopes read_registry,write_registry \\`,
     `    --repositories '**' --file ${shown(paths.accessTokens)}`,
     `and log in with: docker login ${registry} -u NAME --password-stdin`,
     '',
@@ -223,9 +238,15 @@ export async function standalone(options: StandaloneOptions = {}): Promise<Runni
   const forgetAdmin = async () => {
     if (adminSecret !== undefined) await rm(paths.accessTokens, { force: true });
   };
+  // The issuer is made once the registry is; until then nothing can have been issued, so nothing is revoked.
+  let issuer: TokenService | undefined;
+  const isRevoked: RevocationCheck = (credential) => issuer?.isRevoked(credential) ?? false;
   let registry: Registry;
   try {
-    registry = await buildRegistry(effective, options.logger ? { logger: options.logger } : {});
+    registry = await buildRegistry(effective, {
+      isRevoked,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
   } catch (err) {
     await forgetAdmin();
     throw err;
@@ -234,11 +255,12 @@ export async function standalone(options: StandaloneOptions = {}): Promise<Runni
   const watcher = new ConfigWatcher(configPath, { initial: base });
   let url: string;
   try {
-    const issuer = await createTokenService(issuerConfig, {
+    const service = await createTokenService(issuerConfig, {
       logger: log.child({ component: 'token-issuer' }),
     });
-    registry.app.addHook('onClose', () => issuer.close());
-    await registerTokenRoutes(registry.app, issuer, standaloneRealmPath);
+    issuer = service;
+    registry.app.addHook('onClose', () => service.close());
+    await registerTokenRoutes(registry.app, service, standaloneRealmPath);
     watcher.on('change', (next: LoadedConfig) => void registry.apply(withOverlay(next)));
     watcher.on('error', (err: Error) =>
       log.error({ err: err.message }, 'configuration reload rejected; keeping the running configuration'),
@@ -259,7 +281,7 @@ export async function standalone(options: StandaloneOptions = {}): Promise<Runni
     },
     'standalone registry with token auth',
   );
-  const out = options.stdout ?? process.stdout;
+  const out = options.notice ?? process.stderr;
   const reachable = clientAddress(effective.config.http.addr);
   out.write(
     adminSecret !== undefined
@@ -268,9 +290,9 @@ export async function standalone(options: StandaloneOptions = {}): Promise<Runni
   );
   return {
     url,
-    async close() {
+    async close(closeOptions) {
       await watcher.close();
-      await registry.close();
+      await registry.close(closeOptions);
     },
   };
 }

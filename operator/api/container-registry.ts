@@ -2,6 +2,11 @@
 import { z } from 'zod';
 import { repositoryPatternSchema } from '../../registry/auth/patterns.ts';
 import {
+  S3_MAX_CHUNK_SIZE,
+  S3_MIN_CHUNK_SIZE,
+  S3_STORAGE_CLASSES,
+} from '../../registry/storage/s3-params.ts';
+import {
   apiVersion,
   conditionsSchema,
   freeFormObjectSchema,
@@ -81,6 +86,28 @@ export const s3StorageSchema = withRules(
           .optional(),
         'Secret (in the registry namespace) holding the access key pair; unset: the default AWS credential chain (e.g. IRSA / pod identity).',
       ),
+      // The keys below are optional without defaults: unset, config.yml leaves them out and the driver's own
+      // defaults apply (so a registry that does not set them renders exactly as before they existed).
+      storageClass: describe(
+        z.enum(S3_STORAGE_CLASSES).optional(),
+        'Storage class of new objects (storageclass); NONE sends none (for servers without classes). Unset: STANDARD.',
+      ),
+      chunkSize: describe(
+        z.int().min(S3_MIN_CHUNK_SIZE).max(S3_MAX_CHUNK_SIZE).optional(),
+        'Multipart part size in bytes (chunksize), 5 MiB to 5 GiB. Unset: 10 MiB.',
+      ),
+      secure: describe(
+        z.boolean().optional(),
+        "Distribution's secure: HTTPS or not. The endpoint URL's scheme already says it, so it must agree with it (true for https://, false for http://); AWS itself is HTTPS only.",
+      ),
+      skipVerify: describe(
+        z.boolean().optional(),
+        "Accept any TLS certificate from the endpoint (skipverify), e.g. a self-signed MinIO's. Unset: false.",
+      ),
+      maxRequestsPerSecond: describe(
+        z.int().min(0).optional(),
+        'Upper bound on requests per second from each registry pod to the bucket, retries included (maxrequestspersecond); 0 or unset: none.',
+      ),
     }),
     'An S3 or S3-compatible bucket.',
   ),
@@ -92,6 +119,19 @@ export const s3StorageSchema = withRules(
         fieldPath: '.kmsKeyId',
       },
       check: (s) => s.kmsKeyId === undefined || s.encrypt,
+    },
+    {
+      // The registry takes the scheme of a full endpoint URL over `secure` (as Distribution does), so a
+      // contradicting value would be ignored there: refuse it here instead.
+      cel: {
+        rule: "!has(self.secure) || (has(self.endpoint) ? self.endpoint.startsWith(self.secure ? 'https://' : 'http://') : self.secure)",
+        message:
+          'secure must agree with the endpoint: true for https://, false for http://; AWS is HTTPS only',
+        fieldPath: '.secure',
+      },
+      check: (s) =>
+        s.secure === undefined ||
+        (s.endpoint !== undefined ? s.endpoint.startsWith(s.secure ? 'https://' : 'http://') : s.secure),
     },
   ],
 );
@@ -142,6 +182,32 @@ export const azureStorageSchema = describe(
   'An Azure Blob Storage container.',
 );
 
+export const storageCacheSchema = withRules(
+  describe(
+    z.strictObject({
+      blobDescriptor: describe(
+        z.enum(['inmemory']).optional(),
+        'inmemory: each registry pod remembers blob sizes and links it has seen (storage.cache.blobdescriptor), sparing object-store round trips on blob HEAD and redirected GET. Unset: no cache.',
+      ),
+      blobDescriptorSize: describe(
+        z.int().min(1).optional(),
+        'Entries the cache keeps (storage.cache.blobdescriptorsize). Unset: 10000.',
+      ),
+    }),
+    'Caches of the registry (storage.cache).',
+  ),
+  [
+    {
+      cel: {
+        rule: '!has(self.blobDescriptorSize) || has(self.blobDescriptor)',
+        message: 'blobDescriptorSize needs blobDescriptor',
+        fieldPath: '.blobDescriptorSize',
+      },
+      check: (c) => c.blobDescriptorSize === undefined || c.blobDescriptor !== undefined,
+    },
+  ],
+);
+
 export const storageDrivers = ['filesystem', 's3', 'gcs', 'azure'] as const;
 export type StorageDriver = (typeof storageDrivers)[number];
 
@@ -160,6 +226,7 @@ export const storageSchema = withRules(
         z.boolean().default(true),
         'Redirect blob downloads to presigned URLs of the object store (ignored for filesystem storage). Clients must be able to reach the store.',
       ),
+      cache: storageCacheSchema.optional(),
       uploadPurging: describe(
         z
           .strictObject({

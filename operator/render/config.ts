@@ -8,7 +8,7 @@
 // environment variables from Secrets (the registry applies them as config overrides), key material as files.
 import { dump } from 'js-yaml';
 import type { z } from 'zod';
-import type { ContainerRegistry } from '../api/index.ts';
+import type { ContainerRegistry, S3Storage, StorageSpec } from '../api/index.ts';
 import { selectedStorage } from '../api/index.ts';
 import {
   parseDuration,
@@ -58,6 +58,29 @@ export const registryEnv = {
   azureAccountKey: 'REGISTRY_STORAGE_AZURE_ACCOUNTKEY',
 } as const;
 
+/** The optional S3 driver keys, each only when the spec sets it (the driver's defaults apply otherwise). */
+function s3Tuning(s3: S3Storage): Record<string, unknown> {
+  const keys = {
+    storageclass: s3.storageClass,
+    chunksize: s3.chunkSize,
+    secure: s3.secure,
+    skipverify: s3.skipVerify,
+    maxrequestspersecond: s3.maxRequestsPerSecond,
+  };
+  return Object.fromEntries(Object.entries(keys).filter(([, value]) => value !== undefined));
+}
+
+/** storage.cache, or undefined when the spec asks for no cache (config.yml then has no cache section). */
+function blobDescriptorCache(
+  cache: StorageSpec['cache'],
+): { blobdescriptor: 'inmemory'; blobdescriptorsize?: number } | undefined {
+  if (cache?.blobDescriptor === undefined) return undefined;
+  return {
+    blobdescriptor: cache.blobDescriptor,
+    ...(cache.blobDescriptorSize !== undefined ? { blobdescriptorsize: cache.blobDescriptorSize } : {}),
+  };
+}
+
 /** The registry's config.yml content (as an object; `readOnly` decides storage.maintenance.readonly). */
 export function buildRegistryConfig(
   cr: ContainerRegistry,
@@ -81,6 +104,7 @@ export function buildRegistryConfig(
           ...(s3.rootDirectory !== undefined ? { rootdirectory: s3.rootDirectory } : {}),
           encrypt: s3.encrypt,
           ...(s3.kmsKeyId !== undefined ? { keyid: s3.kmsKeyId } : {}),
+          ...s3Tuning(s3),
         },
       };
       break;
@@ -114,6 +138,7 @@ export function buildRegistryConfig(
     }
   }
   const purging = spec.storage.uploadPurging;
+  const cache = blobDescriptorCache(spec.storage.cache);
   const config: RegistryConfigInput = {
     version: '0.1',
     log: { level: 'info', fields: { registry: `${cr.metadata.namespace}/${cr.metadata.name}` } },
@@ -121,6 +146,7 @@ export function buildRegistryConfig(
       ...driver,
       delete: { enabled: spec.storage.delete },
       redirect: { disable: storage.driver === 'filesystem' ? true : !spec.storage.redirect },
+      ...(cache !== undefined ? { cache } : {}),
       maintenance: {
         uploadpurging: {
           enabled: purging.enabled,

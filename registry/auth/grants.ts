@@ -4,7 +4,8 @@
 //
 // Access-token scopes (GitLab's names, plus one for administration):
 //   read_registry   → `pull` on the token's repository patterns
-//   write_registry  → `push` (Distribution's upload routes need pull too: give read_registry with it for push)
+//   write_registry  → `push` and `pull`: as GitLab, a token that may push may pull (Distribution's upload
+//                     routes and `docker push` itself need pull), so write_registry alone is enough to push
 //   delete_registry → `delete`
 //   admin_registry  → pull, push and delete on the patterns, and the registry-wide resources
 //                     `registry:catalog:*` (the catalog lists every repository) and `registry:maintenance:*`
@@ -51,7 +52,7 @@ export function actionsForScopes(scopes: readonly RegistryScope[]): Set<Reposito
   const actions = new Set<RepositoryAction>();
   for (const scope of scopes) {
     if (scope === 'read_registry') actions.add('pull');
-    if (scope === 'write_registry') actions.add('push');
+    if (scope === 'write_registry') actions.add('push').add('pull');
     if (scope === 'delete_registry') actions.add('delete');
     if (scope === 'admin_registry') for (const a of allRepositoryActions) actions.add(a);
   }

@@ -35,7 +35,7 @@ export async function tokenServerCommand(
     throw new Error('usage: berth-registry token-server CONFIG');
   }
   const config = await loadTokenServerConfig(configPath);
-  const logger = createTokenServerLogger(config.log.level);
+  const logger = createTokenServerLogger(config.log.level, undefined, config.log.formatter);
   const service = await createTokenService(config, { logger });
   const app = await buildTokenServer(config, service, logger);
   try {
@@ -124,12 +124,6 @@ export async function createAccessTokenCommand(args: string[], io: CommandIo = p
   };
   if (values.expires) token.expiresAt = parseExpiry(values.expires, new Date());
   if (values.description) token.description = values.description;
-  if (
-    token.scopes.includes('write_registry') &&
-    !token.scopes.some((s) => s === 'read_registry' || s === 'admin_registry')
-  ) {
-    io.stderr.write('warning: pushing also needs pull access; add read_registry for `docker push` to work\n');
-  }
   const secret = await addAccessToken(values.file, token);
   io.stdout.write(`${secret}\n`);
   io.stderr.write(
@@ -150,5 +144,12 @@ export async function revokeAccessTokenCommand(args: string[], io: CommandIo = p
   if (!(await removeAccessToken(values.file, values.name))) {
     throw new Error(`no access token ${values.name} in ${values.file}`);
   }
-  io.stderr.write(`access token ${values.name} revoked\n`);
+  // Says exactly what ends when: bearer tokens are checked against the file only where the issuer is local.
+  io.stderr.write(
+    `access token ${values.name} revoked in ${values.file}.\n` +
+      'The issuer refuses it once it has re-read the file (within its reloadInterval, 5 s by default): new\n' +
+      'logins, and the refresh token `docker login` stored with it. Registry tokens already issued with it:\n' +
+      '`berth-registry standalone` (npm start) refuses them from then on too; a registry with a separate\n' +
+      "token-server accepts them until they expire (the issuer's lifetime, 5 minutes by default).\n",
+  );
 }

@@ -12,7 +12,7 @@
 //   refreshTokenLifetime: 30d          # optional; default: as long as the credential is valid
 //   accessTokenFile: tokens.yml        # optional; see access-tokens.ts
 //   public: ["library/**"]             # repositories anyone may pull
-//   rateLimit: { maxFailures: 10, window: 5m, maxClients: 10000 }
+//   rateLimit: { maxFailures: 10, window: 5m, maxClients: 10000 }   # per username and address (rate-limit.ts)
 //   trustProxy: false                  # fastify trustProxy: true, a hop count, or CIDRs of the ingress
 //   tls: { certificate: tls.crt, key: tls.key }      # optional; usually the Ingress terminates TLS
 //   kubernetes:                        # optional ServiceAccount logins (see service-account.ts)
@@ -22,7 +22,7 @@
 //     audiences: [berth]
 //     namespaces: [team-a, team-b]
 //   reloadInterval: 5s                 # how often key, certificate and access-token file are checked
-//   log: { level: info }
+//   log: { level: info, formatter: text }   # formatter: text | json | logstash; unset: text on a terminal, else json
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { load } from 'js-yaml';
@@ -80,6 +80,7 @@ export const tokenServerConfigSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      formatter: z.enum(['text', 'json', 'logstash']).optional(),
     })
     .prefault({}),
 });

@@ -5,7 +5,9 @@
 //
 // Identities: access tokens (access-tokens.ts), Kubernetes ServiceAccounts (service-account.ts), anonymous.
 // The token holds the intersection of what was asked and what is allowed (grants.ts); never an error for that.
-// Failed logins are limited per client address (rate-limit.ts). Tokens, passwords and hashes are never logged.
+// Failed logins are limited per account and client address (rate-limit.ts). Tokens, passwords and hashes are
+// never logged. Access tokens it signs for an access token carry that token's fingerprint (`fpr`), so a registry
+// that shares this service (standalone) refuses them once the access token is revoked (`isRevoked`).
 import { readFile } from 'node:fs/promises';
 import fastify, {
   type FastifyInstance,
@@ -13,7 +15,8 @@ import fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, type LogFormatter, type LogStream } from '../logger.ts';
 import { AccessTokenStore, type AccessTokenRecord } from './access-tokens.ts';
 import { watchFiles, type FileWatcher } from './file-watch.ts';
 import { anonymous, grantAccess, publicPullRule, type Principal } from './grants.ts';
@@ -48,6 +51,11 @@ export interface TokenService {
   handle(request: TokenRequest): Promise<TokenReply>;
   /** Re-reads signing key, certificate and access tokens (SIGHUP); keeps the old ones if the new do not load. */
   reload(): Promise<void>;
+  /**
+   * True when the access token `subject` no longer exists with the secret `fingerprint` stands for: revoked,
+   * re-created or expired (as the issuer's access-token file says now, re-read every `reloadInterval`).
+   */
+  isRevoked(credential: { subject: string; fingerprint: string }): boolean;
   close(): Promise<void>;
 }
 
@@ -91,6 +99,9 @@ function parseBasic(
   if (colon <= 0) return null;
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
+
+/** The limiter's account for refresh-token grants (their subject is only known once verified). */
+const refreshAccount = '(refresh token)';
 
 type Credentials =
   | { kind: 'anonymous' }
@@ -245,10 +256,20 @@ export async function createTokenService(
 
     let authenticated: Authenticated | undefined = { principal: anonymous };
     if (credentials.kind !== 'anonymous') {
-      const retryAfter = limiter.retryAfter(client);
+      const [limited, secret] =
+        credentials.kind === 'password'
+          ? [credentials.username, credentials.password]
+          : [refreshAccount, credentials.refreshToken];
+      // Names that are no account are not echoed into the log (they may be a mistyped secret).
+      const account =
+        credentials.kind === 'password' &&
+        (accessTokens?.has(credentials.username) || credentials.username === serviceAccountUsername)
+          ? credentials.username
+          : '(unknown)';
+      const retryAfter = limiter.retryAfter(client, limited);
       if (retryAfter > 0) {
-        log.warn({ client }, 'login refused: too many failed attempts');
-        return errorReply('TOOMANYREQUESTS', 'too many failed login attempts; try again later', {
+        log.warn({ client, account, retryAfter }, 'login refused: too many failed attempts');
+        return errorReply('TOOMANYREQUESTS', `too many failed login attempts; try again in ${retryAfter} s`, {
           'Retry-After': String(retryAfter),
         });
       }
@@ -257,13 +278,12 @@ export async function createTokenService(
           ? await authenticatePassword(credentials.username, credentials.password)
           : await authenticateRefresh(credentials.refreshToken, service);
       if (!authenticated) {
-        limiter.recordFailure(client);
-        const account =
-          credentials.kind === 'password' &&
-          (accessTokens?.has(credentials.username) || credentials.username === serviceAccountUsername)
-            ? credentials.username
-            : undefined;
-        log.warn({ client, grant: credentials.kind, account: account ?? '(unknown)' }, 'login failed');
+        // A client's second request for the same attempt (POST, then GET) is not another failure.
+        const counted = limiter.recordFailure(client, limited, secret);
+        log.warn(
+          { client, grant: credentials.kind, account, ...(counted ? {} : { repeated: true }) },
+          'login failed',
+        );
         return errorReply(
           'UNAUTHORIZED',
           credentials.kind === 'refresh'
@@ -274,6 +294,8 @@ export async function createTokenService(
       }
     }
     if ('status' in authenticated) return authenticated;
+    if (credentials.kind === 'password') limiter.recordSuccess(client, credentials.username);
+    else if (credentials.kind === 'refresh') limiter.recordSuccess(client, refreshAccount);
 
     const { principal, record } = authenticated;
     const access = grantAccess(parseScopes(params.getAll('scope')), principal, publicRule);
@@ -282,6 +304,7 @@ export async function createTokenService(
       issuer: config.issuer,
       service,
       ...(principal.subject !== undefined ? { subject: principal.subject } : {}),
+      ...(record ? { fingerprint: record.fingerprint } : {}),
       access,
       lifetimeSeconds: config.lifetime,
       ...(record?.expiresAt ? { notAfter: record.expiresAt } : {}),
@@ -315,7 +338,8 @@ export async function createTokenService(
         ...(expiresAt ? { expiresAt } : {}),
       });
     }
-    log.info(
+    // One per registry request that needed a token: detail for debugging, not news.
+    log.debug(
       {
         client,
         kind: principal.kind,
@@ -330,6 +354,9 @@ export async function createTokenService(
 
   return {
     handle,
+    isRevoked({ subject, fingerprint }) {
+      return accessTokens?.lookup(subject)?.fingerprint !== fingerprint;
+    },
     async reload() {
       await reloadSigner();
       await keyWatcher?.reset();
@@ -420,18 +447,20 @@ export const redactPaths = [
   '*.refresh_token',
 ];
 
-export function createTokenServerLogger(level: string, stream?: DestinationStream): Logger {
-  const options = {
+/** The issuer's logger: `formatter` as the registry's `log.formatter` (unset: text on a terminal, else json). */
+export function createTokenServerLogger(level: string, stream?: LogStream, formatter?: LogFormatter): Logger {
+  return createLogger({
     level,
-    base: { service: 'berth-token-server' },
-    redact: { paths: redactPaths, censor: '[redacted]' },
-  };
-  return stream ? pino(options, stream) : pino(options);
+    service: 'berth-token-server',
+    redact: redactPaths,
+    ...(stream ? { stream } : {}),
+    formatter,
+  });
 }
 
 export interface TokenServerOptions extends Omit<TokenServiceOptions, 'logger'> {
   /** Where logs go (default stdout); tests capture them here. */
-  logStream?: DestinationStream;
+  logStream?: LogStream;
 }
 
 /** The issuer's HTTP server around an existing service: `/healthz` and the token endpoint. */
@@ -469,7 +498,7 @@ export async function createTokenServer(
   config: TokenServerConfig,
   options: TokenServerOptions = {},
 ): Promise<FastifyInstance> {
-  const logger = createTokenServerLogger(config.log.level, options.logStream);
+  const logger = createTokenServerLogger(config.log.level, options.logStream, config.log.formatter);
   const service = await createTokenService(config, { ...options, logger });
   const app = await buildTokenServer(config, service, logger);
   app.addHook('onClose', () => service.close());

@@ -133,6 +133,8 @@ export class TokenSigner {
     issuer: string;
     service: string;
     subject?: string;
+    /** The access token's fingerprint (`fpr`): lets a registry that sees the issuer's tokens notice a revoke. */
+    fingerprint?: string;
     access: AccessEntry[];
     lifetimeSeconds: number;
     /** The credential's own expiry: tokens never outlive it. */
@@ -152,6 +154,7 @@ export class TokenSigner {
       iat,
       jti: randomBytes(16).toString('base64url'),
       access: claims.access,
+      ...(claims.fingerprint !== undefined ? { fpr: claims.fingerprint } : {}),
     };
     const token = await new SignJWT(payload)
       .setProtectedHeader({ alg: this.algorithm, typ: 'JWT', kid: this.keyId, x5c: this.#x5c })

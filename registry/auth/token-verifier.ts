@@ -7,6 +7,11 @@
 // else `kid` names a JWKS key or the RFC 7638 thumbprint (or libtrust id) of a bundle certificate.
 // Symmetric algorithms are never accepted: with only public keys configured, HS* could only "verify" against a
 // key an attacker knows too (the classic alg-confusion attack), so they are dropped from `signingalgorithms`.
+//
+// Revocation: Berth's issuer puts the access token's fingerprint (`fpr`, which changes with its secret) into the
+// tokens it signs for it. Where the registry can see the issuer's access tokens (`berth-registry standalone`),
+// `isRevoked` refuses tokens whose access token was revoked or re-created since, on every request (not cached).
+// A registry with a separate issuer cannot know, and accepts such tokens until they expire.
 import { createPublicKey, type JsonWebKey, type X509Certificate } from 'node:crypto';
 import { jwtVerify, type CompactJWSHeaderParameters, type JWK } from 'jose';
 import { z } from 'zod';
@@ -57,6 +62,8 @@ export interface TokenAuthorizerOptions extends TokenAuthConfig {
   cacheMs?: number;
   /** Time source (tests and simulations). */
   clock?: () => Date;
+  /** True when the access token (`sub` and `fpr` claims) a bearer token was issued for is revoked. */
+  isRevoked?: (credential: { subject: string; fingerprint: string }) => boolean;
 }
 
 export interface TokenAuthorizer extends Authorizer {
@@ -67,10 +74,13 @@ const claimsSchema = z.looseObject({
   sub: z.string().optional(),
   exp: z.number(),
   access: z.array(accessEntrySchema).nullish(),
+  fpr: z.string().optional(),
 });
 
 interface VerifiedToken {
   subject?: string;
+  /** The issuing access token's fingerprint, when the issuer named one. */
+  fingerprint?: string;
   access: AccessSet;
 }
 
@@ -175,6 +185,7 @@ export async function createTokenAuthorizer(options: TokenAuthorizerOptions): Pr
     const claims = claimsSchema.parse(payload);
     const verified: VerifiedToken = { access: new AccessSet(claims.access ?? []) };
     if (claims.sub !== undefined && claims.sub !== '') verified.subject = claims.sub;
+    if (claims.fpr !== undefined) verified.fingerprint = claims.fpr;
     if (cacheMs > 0 && verifiedIn === generation) {
       // Never past exp (leeway is re-checked by a fresh verification) nor past the signing certificate's end.
       let until = Math.min(claims.exp * 1000, now.getTime() + cacheMs);
@@ -224,6 +235,14 @@ export async function createTokenAuthorizer(options: TokenAuthorizerOptions): Pr
             ? err.message
             : `${code ?? (err as Error).name}${claim ? ` (${claim})` : ''}`;
         log.debug({ reason }, 'bearer token rejected');
+        throw challenge(access, request, 'invalid_token');
+      }
+      if (
+        token.subject !== undefined &&
+        token.fingerprint !== undefined &&
+        options.isRevoked?.({ subject: token.subject, fingerprint: token.fingerprint })
+      ) {
+        log.debug({ subject: token.subject }, 'bearer token rejected: its access token was revoked');
         throw challenge(access, request, 'invalid_token');
       }
       if (!access.every((a) => token.access.allows(a))) {

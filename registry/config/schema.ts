@@ -13,6 +13,7 @@
 //   belong to the drivers. Driver parameters accept the loose forms Distribution's drivers accept ("true",
 //   "5242880" as strings), because they are an untyped map there.
 import { z } from 'zod';
+import { isS3StorageClass, S3_MIN_CHUNK_SIZE, S3_STORAGE_CLASSES } from '../storage/s3-params.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Durations (Go's time.ParseDuration format)
@@ -142,13 +143,32 @@ const filesystemSchema = z.strictObject({
 
 const inmemorySchema = z.strictObject({});
 
-const s3Schema = z.strictObject({
+/**
+ * Two names for one boolean setting (Distribution's and GitLab's): either may be set, both only when they agree.
+ * `opposite`: the second name means the negation of the first.
+ */
+function oneSetting(first: string, second: string, opposite = false) {
+  return (params: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    const a = params[first];
+    const b = params[second];
+    if (typeof a !== 'boolean' || typeof b !== 'boolean' || (opposite ? a !== b : a === b)) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: [second],
+      message: `${String(b)} contradicts ${first}: ${String(a)} (${opposite ? 'its negation' : 'another name for it'}); set only one of them`,
+    });
+  };
+}
+
+const s3Params = z.strictObject({
   accesskey: z.string().optional(),
   secretkey: z.string().optional(),
   sessiontoken: z.string().optional(),
   region: nonEmpty,
   regionendpoint: z.string().optional(),
   forcepathstyle: boolParam.optional(),
+  /** GitLab's name for forcepathstyle. */
+  pathstyle: boolParam.optional(),
   accelerate: boolParam.optional(),
   bucket: nonEmpty,
   encrypt: boolParam.optional(),
@@ -157,18 +177,22 @@ const s3Schema = z.strictObject({
   skipverify: boolParam.optional(),
   v4auth: boolParam.optional(),
   // S3 rejects multipart parts below 5 MiB.
-  chunksize: intParam(5 * MiB, 'an integer >= 5242880 (5 MiB)').optional(),
+  chunksize: intParam(S3_MIN_CHUNK_SIZE, 'an integer >= 5242880 (5 MiB)').optional(),
   multipartcopychunksize: intParam(5 * MiB, 'an integer >= 5242880 (5 MiB)').optional(),
   multipartcopymaxconcurrency: intParam(1).optional(),
   multipartcopythresholdsize: intParam(0).optional(),
   rootdirectory: z.string().optional(),
-  storageclass: z.string().optional(),
+  storageclass: z
+    .string()
+    .refine(isS3StorageClass, { error: `expected one of ${S3_STORAGE_CLASSES.join(', ')}` })
+    .optional(),
   useragent: z.string().optional(),
   usedualstack: boolParam.optional(),
   objectacl: z.string().optional(),
   loglevel: z.string().optional(),
   maxrequestspersecond: intParam(0).optional(),
 });
+const s3Schema = s3Params.superRefine(oneSetting('forcepathstyle', 'pathstyle'));
 
 const gcsSchema = z.strictObject({
   bucket: nonEmpty,
@@ -182,7 +206,7 @@ const gcsSchema = z.strictObject({
   disablekeepalives: boolParam.optional(),
 });
 
-const azureSchema = z.strictObject({
+const azureParams = z.strictObject({
   accountname: nonEmpty,
   accountkey: z.string().optional(),
   container: nonEmpty,
@@ -202,7 +226,14 @@ const azureSchema = z.strictObject({
   retry_delay: durationSchema.optional(),
   copy_status_poll_max_retry: intParam(-1).optional(),
   copy_status_poll_delay: durationSchema.optional(),
+  /**
+   * GitLab's keys for containers written by Distribution 2.x, whose blob names begin with "/": false (or
+   * legacyrootprefix: true) keeps that leading slash. Unset: no leading slash, as Distribution v3 and GitLab.
+   */
+  trimlegacyrootprefix: boolParam.optional(),
+  legacyrootprefix: boolParam.optional(),
 });
+const azureSchema = azureParams.superRefine(oneSetting('trimlegacyrootprefix', 'legacyrootprefix', true));
 
 export const STORAGE_DRIVERS = ['filesystem', 'inmemory', 's3', 'gcs', 'azure'] as const;
 export type StorageDriverName = (typeof STORAGE_DRIVERS)[number];
@@ -330,15 +361,19 @@ const httpSchema = z.strictObject({
   /** Signs upload state. Must be the same on every replica; unset means a random per-process secret. */
   secret: nonEmpty.optional(),
   relativeurls: z.boolean().default(false),
-  /** How long to wait for connections to drain on shutdown. Unset: the server's own default. */
+  /** How long requests in flight may take on shutdown before they are cut. Unset: 10 s (serve.ts). */
   draintimeout: durationSchema.optional(),
   headers: headersSchema.default({}),
   tls: tlsSchema.optional(),
   debug: z
     .strictObject({
-      addr: nonEmpty,
+      /** Distribution's debug listener (debug-server.ts): /debug/health, and metrics when prometheus is enabled. */
+      addr: z.string().regex(/^(?:\[[^\]]+\]|[^:]*):\d+$/, { error: 'expected host:port, e.g. ":5001"' }),
       prometheus: z
-        .strictObject({ enabled: z.boolean().default(false), path: nonEmpty.default('/metrics') })
+        .strictObject({
+          enabled: z.boolean().default(false),
+          path: z.string().startsWith('/', { error: 'must start with "/"' }).default('/metrics'),
+        })
         .prefault({}),
     })
     .optional(),
@@ -356,6 +391,11 @@ const endpointSchema = z.strictObject({
   // Distribution's notification defaults when these are unset.
   timeout: durationSchema.default('1s'),
   threshold: z.int().min(0).default(10),
+  /**
+   * GitLab's key: how often an event is retried before it is dropped. Kept in the parsed config for the sender;
+   * Berth does not deliver notifications yet (see README).
+   */
+  maxretries: z.int().min(0).optional(),
   backoff: durationSchema.default('1s'),
   ignoredmediatypes: z.array(z.string()).default([]),
   ignore: z
@@ -450,7 +490,7 @@ export const registryConfigSchema = z
     log: z
       .strictObject({
         level: logLevelSchema.optional(),
-        /** Unset: Berth's default, pino JSON. */
+        /** Unset: text when stdout is a terminal, pino JSON otherwise (registry/logger.ts). */
         formatter: z.enum(['text', 'json', 'logstash']).optional(),
         fields: z.record(z.string(), z.unknown()).default({}),
         accesslog: z.strictObject({ disabled: z.boolean().default(false) }).prefault({}),

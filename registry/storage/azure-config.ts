@@ -42,6 +42,12 @@ export function azureOptionsFromConfig(
   set('realm', azure.realm || undefined);
   set('serviceURL', azure.serviceurl || undefined);
   set('rootDirectory', azure.rootdirectory);
+  // GitLab's two names for one setting, opposite senses (the schema refuses them when they contradict).
+  set(
+    'legacyRootPrefix',
+    azure.legacyrootprefix ??
+      (azure.trimlegacyrootprefix === undefined ? undefined : !azure.trimlegacyrootprefix),
+  );
   set('maxRetries', azure.max_retries);
   set('retryDelayMs', milliseconds(azure.retry_delay));
   set('copyStatusPollMaxRetry', azure.copy_status_poll_max_retry);

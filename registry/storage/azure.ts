@@ -7,6 +7,9 @@
 // `http://127.0.0.1:10000/devstoreaccount1`. Credentials: the account key (Shared Key), or with
 // `credentials.type` client_secret / default_credentials an Entra ID token (@azure/identity).
 //
+// Distribution 2.x named blobs by the path itself, leading "/" included; GitLab's `trimlegacyrootprefix: false`
+// (`legacyrootprefix: true`) keeps that leading slash so such a container is served as it is.
+//
 // Requests retry with exponential backoff (`max_retries`, `retry_delay`). Blob reads may be redirected to
 // read-only SAS URLs: signed with the account key, or with a user delegation key under token credentials.
 import { Readable } from 'node:stream';
@@ -70,6 +73,8 @@ export interface AzureDriverOptions {
   serviceURL?: string;
   /** Prefix of every blob name; leading and trailing slashes are ignored. */
   rootDirectory?: string;
+  /** Every blob name begins with "/" (containers Distribution 2.x wrote); default false. */
+  legacyRootPrefix?: boolean;
   /** Retries after the first attempt (default 5). */
   maxRetries?: number;
   /** First retry delay, doubled each retry (default 100 ms). */
@@ -101,6 +106,8 @@ export class AzureDriver implements StorageDriver, AzureTarget {
   readonly blockConcurrency: number;
   /** The name prefix for the root directory, without slashes ('' for the container's top). */
   readonly rootPrefix: string;
+  /** Blob names begin with "/" (before rootPrefix). */
+  readonly legacyRootPrefix: boolean;
   private readonly accountName: string;
   private readonly sharedKey: StorageSharedKeyCredential | undefined;
   private readonly tokenCredential: TokenCredential | undefined;
@@ -117,6 +124,7 @@ export class AzureDriver implements StorageDriver, AzureTarget {
     if (!options.container) throw new StorageDriverError(driverName, 'container', 'a container is required');
     this.accountName = options.accountName;
     this.rootPrefix = (options.rootDirectory ?? '').replace(/^\/+/, '').replace(/\/+$/, '');
+    this.legacyRootPrefix = options.legacyRootPrefix ?? false;
     this.chunkSize = boundedOption(driverName, 'chunksize', options.chunkSize, 4 * MiB, 1, maxBlockSize);
     this.blockConcurrency = boundedOption(driverName, 'blockConcurrency', options.blockConcurrency, 4, 1, 64);
     this.redirect = options.redirect ?? true;
@@ -190,14 +198,17 @@ export class AzureDriver implements StorageDriver, AzureTarget {
 
   /** The blob name of a driver path. */
   blobName(path: string): string {
-    if (path === '/') return this.rootPrefix;
-    return this.rootPrefix === '' ? path.slice(1) : `${this.rootPrefix}${path}`;
+    let name: string;
+    if (path === '/') name = this.rootPrefix;
+    else name = this.rootPrefix === '' ? path.slice(1) : `${this.rootPrefix}${path}`;
+    return this.legacyRootPrefix && name !== '' ? `/${name}` : name;
   }
 
   /** The name prefix of everything below a driver path. */
   private dirPrefix(path: string): string {
     const name = this.blobName(path);
-    return name === '' ? '' : `${name}/`;
+    if (name === '') return this.legacyRootPrefix ? '/' : '';
+    return `${name}/`;
   }
 
   private blockBlob(path: string): ReturnType<ContainerClient['getBlockBlobClient']> {

@@ -11,6 +11,14 @@ export function s3OptionsFromConfig(s3: S3Config, redirect: { disable: boolean }
     // Distribution v3 refuses it on AWS too; S3-compatible services all speak signature v4 today.
     throw new StorageDriverError(driverName, 'v4auth', 'v4auth: false (signature v2) is not supported');
   }
+  if (s3.secure === false && !s3.regionendpoint) {
+    // The SDK reaches AWS over HTTPS whatever `secure` says; refusing beats ignoring it.
+    throw new StorageDriverError(
+      driverName,
+      'secure',
+      'secure: false needs a regionendpoint (AWS itself is reached over HTTPS only)',
+    );
+  }
   const options: S3DriverOptions = {
     bucket: s3.bucket,
     region: s3.region,
@@ -20,7 +28,8 @@ export function s3OptionsFromConfig(s3: S3Config, redirect: { disable: boolean }
     if (value !== undefined) options[key] = value;
   };
   set('regionEndpoint', s3.regionendpoint);
-  set('forcePathStyle', s3.forcepathstyle);
+  // GitLab spells it pathstyle; the schema refuses the two when they disagree.
+  set('forcePathStyle', s3.forcepathstyle ?? s3.pathstyle);
   set('accessKey', s3.accesskey);
   set('secretKey', s3.secretkey);
   set('sessionToken', s3.sessiontoken);

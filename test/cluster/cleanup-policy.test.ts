@@ -7,9 +7,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildScratchImage, removeClientState } from '../harness/clients.ts';
-import { installRegistry, startBerthCluster, type BerthCluster } from '../harness/berth-on-cluster.ts';
+import {
+  installRegistry,
+  leaderPod,
+  signalPod,
+  startBerthCluster,
+  type BerthCluster,
+} from '../harness/berth-on-cluster.ts';
 import { bearerFor, ingressCall, pushApiImage, type IngressTarget } from '../harness/ingress-api.ts';
 import { conditionOf, getObject, listObjects, type KubeObject } from '../harness/kube.ts';
+import { tarFiles } from '../harness/oci-image.ts';
+import { inParallel } from '../harness/parallel.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const namespace = 'cleanup';
@@ -228,6 +236,14 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     assert.deepEqual(await tagsPresent('team/other', ['v1']), ['v1']);
     await env.dockerd.docker(['rmi', `${host}/team/app:docker`]);
     await env.dockerd.docker(['pull', `${host}/team/app:docker`], { timeoutMs: 120_000 });
+    // Docker: a kept tag pulls, a deleted one is gone.
+    await env.dockerd.docker(['pull', `${host}/team/app:v5`], { timeoutMs: 120_000 });
+    const gone = await env.dockerd.docker(['pull', `${host}/team/app:v1`], {
+      check: false,
+      timeoutMs: 120_000,
+    });
+    assert.notEqual(gone.code, 0, 'a deleted tag does not pull');
+    assert.match(gone.stderr, /not found|manifest unknown/i, gone.stderr);
     const events = (await listObjects(env.cluster, ['events', '-n', namespace])).map(
       (e) => (e as { reason?: string }).reason,
     );
@@ -244,6 +260,66 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     const second = await runNow('w-2', 'expire-w');
     assert.equal(second.tagsDeleted, 2);
     assert.deepEqual(await tagsPresent('team/app', w), ['w5']);
+  });
+
+  test('2,000 tags with maxTagsPerRun 500: runs of 500, the operator killed during one; in the end exactly the 10 newest remain', async () => {
+    const repo = 'team/bulk';
+    const auth = await bearerFor(target, user, secret, `repository:${repo}:pull,push`);
+    const count = 2000;
+    const layer = tarFiles([{ name: 'bulk.txt', content: Buffer.from('bulk\n') }]);
+    const name = (i: number) => `b${String(i).padStart(4, '0')}`;
+    const started = Date.now();
+    await inParallel(count, 8, async (i) => {
+      const created = new Date(Date.UTC(2020, 0, 1) + i * 60_000).toISOString();
+      await pushApiImage(target, repo, name(i), auth, { created, layer });
+    });
+    console.log(`pushed ${String(count)} tags in ${String((Date.now() - started) / 1000)} s`);
+    await applyPolicy(
+      {
+        keepN: 10,
+        olderThan: '30d',
+        nameRegex: 'b[0-9]+',
+        maxTagsPerRun: 500,
+        repositories: { include: [repo] },
+      },
+      'bulk',
+    );
+    const runs: LastRun[] = [];
+    runs.push(await runNow('bulk-1', 'bulk'));
+    // The next run: the leader is killed as soon as the run is recorded as started.
+    await kubectl([
+      '-n',
+      namespace,
+      'annotate',
+      '--overwrite',
+      'cleanuppolicy',
+      'bulk',
+      'berth.dev/run=bulk-2',
+    ]);
+    await waitFor(
+      'run bulk-2 to start',
+      async () => (statusOf(await policyObject('bulk')).operation !== undefined ? true : undefined),
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    const leader = await leaderPod(env.cluster, 'berth-system');
+    await signalPod(env.cluster, 'berth-system', leader, 'SIGKILL');
+    console.log(`operator ${leader} killed during run bulk-2`);
+    runs.push(await runNow('bulk-2', 'bulk'));
+    for (let n = 3; runs.at(-1)?.truncated === true && n <= 6; n++)
+      runs.push(await runNow(`bulk-${String(n)}`, 'bulk'));
+    console.log(
+      `bulk runs: ${runs.map((r) => `${String(r.tagsDeleted)}${r.truncated === true ? ' (truncated)' : ''}`).join(', ')}`,
+    );
+    for (const r of runs) {
+      assert.equal(r.result, 'Succeeded', r.message);
+      assert.ok((r.tagsDeleted ?? 0) <= 500, `a run deletes at most 500: ${String(r.tagsDeleted)}`);
+    }
+    assert.equal(runs.at(-1)?.truncated, false, 'the last run finished the work');
+    assert.ok(runs.length >= 4 && runs.length <= 5, `${String(runs.length)} runs`);
+    const list = await ingressCall(target, 'GET', `/v2/${repo}/tags/list?n=10000`, auth);
+    const left = ((JSON.parse(list.body) as { tags: string[] | null }).tags ?? []).sort();
+    const newest = Array.from({ length: 10 }, (_, k) => name(count - 10 + k));
+    assert.deepEqual(left, newest, 'exactly the 10 newest tags remain');
   });
 
   test('a regex the API server accepts but RE2 refuses (lookahead) gets a condition naming the field, and no run', async () => {

@@ -11,7 +11,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildScratchImage, removeClientState } from '../harness/clients.ts';
-import { installRegistry, startBerthCluster, type BerthCluster } from '../harness/berth-on-cluster.ts';
+import {
+  installRegistry,
+  leaderPod,
+  signalPod,
+  startBerthCluster,
+  type BerthCluster,
+} from '../harness/berth-on-cluster.ts';
 import type { Cluster } from '../harness/cluster.ts';
 import type { Dockerd } from '../harness/dockerd.ts';
 import { exec } from '../harness/exec.ts';
@@ -19,6 +25,7 @@ import { bearerFor, ingressCall, pushApiImage, type IngressTarget } from '../har
 import { conditionOf, getObject, listObjects, readyPods, type KubeObject } from '../harness/kube.ts';
 import { jobObjectName, jobPodSelector } from '../../operator/operations/garbage-collection/job.ts';
 import { ports } from '../../operator/render/names.ts';
+import { inParallel } from '../harness/parallel.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const namespace = 'gc';
@@ -143,25 +150,6 @@ async function waitRecorded(request: string, timeoutMs = 600_000): Promise<LastR
   );
 }
 
-/** The operator pod holding the leader Lease (identity: `<pod name>_<random>`). */
-async function leaderPod(): Promise<string> {
-  const leases = await listObjects(cluster, ['leases', '-n', operatorNamespace]);
-  const lease = leases.find((l) => l.metadata.name.includes('leader'));
-  const holder = String((lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? '');
-  const pod = holder.split('_')[0] ?? '';
-  assert.notEqual(pod, '', 'a Lease holder');
-  return pod;
-}
-
-/** Signals the main process of a pod's first container on the node (SIGKILL is `kill -9`). */
-async function signalPod(ns: string, pod: string, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): Promise<void> {
-  const obj = await getObject(cluster, ['pod', '-n', ns, pod]);
-  const statuses = (obj?.status?.['containerStatuses'] ?? []) as { containerID?: string }[];
-  const id = statuses[0]?.containerID;
-  assert.ok(id !== undefined && id !== '', `${pod} has a container`);
-  await cluster.signalContainer(id, signal);
-}
-
 /**
  * The answer of every running registry pod, by its own address (not through the Service, which picks one), to
  * the start of a blob upload: 202 read-write, 405 read-only.
@@ -216,15 +204,6 @@ async function assertReadWriteEverywhere(context: string): Promise<void> {
   const late = Object.entries(answers).filter(([, status]) => status !== '202');
   leftReadOnly += late.length;
   assert.deepEqual(late, [], `${context}: pods that do not accept an upload (status by pod)`);
-}
-
-/** Runs task(0..count-1) with at most `width` at a time. */
-async function inParallel(count: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
-  let nextIndex = 0;
-  const worker = async () => {
-    for (let i = nextIndex++; i < count; i = nextIndex++) await task(i);
-  };
-  await Promise.all(Array.from({ length: width }, worker));
 }
 
 async function manifestOf(repo: string, ref: string, auth: Record<string, string>) {
@@ -355,8 +334,8 @@ describe('garbage collection by the operator on a real cluster', { concurrency: 
       const request = `kill-operator-in-${phase}`;
       await requestRun(request);
       await waitForPhase(request, phase);
-      const leader = await leaderPod();
-      await signalPod(operatorNamespace, leader, 'SIGKILL');
+      const leader = await leaderPod(cluster, operatorNamespace);
+      await signalPod(cluster, operatorNamespace, leader, 'SIGKILL');
       faults.push(`operator ${leader} killed in ${phase}`);
       const last = await waitRecorded(request);
       console.log(`operator killed in ${phase}: ${JSON.stringify(last)}`);
@@ -414,7 +393,7 @@ describe('garbage collection by the operator on a real cluster', { concurrency: 
   test('faults: a registry pod that never confirms read-only: nothing collected, read-write restored, the status names the pod', async () => {
     const [stuck] = (await readyPods(cluster, namespace, registrySelector)).map((p) => p.metadata.name);
     assert.ok(stuck !== undefined);
-    await signalPod(namespace, stuck, 'SIGSTOP');
+    await signalPod(cluster, namespace, stuck, 'SIGSTOP');
     faults.push(`registry pod ${stuck} stopped (SIGSTOP) before entering read-only`);
     let op: Run;
     try {
@@ -425,7 +404,7 @@ describe('garbage collection by the operator on a real cluster', { concurrency: 
       await requestRun('stuck-pod');
       op = await waitForPhase('stuck-pod', 'LeavingReadOnly', (confirmTimeoutSeconds + 120) * 1000);
     } finally {
-      await signalPod(namespace, stuck, 'SIGCONT');
+      await signalPod(cluster, namespace, stuck, 'SIGCONT');
     }
     const last = await waitRecorded('stuck-pod');
     console.log(`registry pod never read-only: ${JSON.stringify(last)}`);

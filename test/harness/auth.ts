@@ -108,7 +108,8 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<Runnin
       // Tests poll with fresh credentials until the issuer has re-read its file; those misses must not lock
       // 127.0.0.1 out (the limiter itself is covered by the unit tests).
       rateLimit: { maxFailures: 1000 },
-      log: { level: 'info' },
+      // debug: one "token issued" line per token, with its subject (tests check who logged in).
+      log: { level: 'debug' },
       ...opts.config,
     }),
   );

@@ -9,7 +9,7 @@ import { clusterUp, type Cluster } from './cluster.ts';
 import { berthImage, buildBerthImage, helmInstallBerth, saveImages } from './cluster-images.ts';
 import { startDockerd, type Dockerd } from './dockerd.ts';
 import type { IngressTarget } from './ingress-api.ts';
-import { applyAccessTokenSecret, conditionOf, getObject } from './kube.ts';
+import { applyAccessTokenSecret, conditionOf, getObject, listObjects } from './kube.ts';
 import { makeTempDir } from './tmp.ts';
 import { waitFor } from './wait.ts';
 
@@ -102,4 +102,28 @@ export async function installRegistry(
     { timeoutMs: 120_000, intervalMs: 2_000 },
   );
   return { target: { address: cluster.ingressAddress, host: o.host, ca }, secret };
+}
+
+/** The operator pod holding the leader Lease (its identity is `<pod name>_<random>`). */
+export async function leaderPod(cluster: Cluster, operatorNamespace: string): Promise<string> {
+  const leases = await listObjects(cluster, ['leases', '-n', operatorNamespace]);
+  const lease = leases.find((l) => l.metadata.name.includes('leader'));
+  const holder = String((lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? '');
+  const pod = holder.split('_')[0] ?? '';
+  if (pod === '') throw new Error(`no Lease holder in ${operatorNamespace}`);
+  return pod;
+}
+
+/** Signals the main process of a pod's first container on the node (SIGKILL is `kill -9`). */
+export async function signalPod(
+  cluster: Cluster,
+  namespace: string,
+  pod: string,
+  signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT',
+): Promise<void> {
+  const obj = await getObject(cluster, ['pod', '-n', namespace, pod]);
+  const statuses = (obj?.status?.['containerStatuses'] ?? []) as { containerID?: string }[];
+  const id = statuses[0]?.containerID;
+  if (id === undefined || id === '') throw new Error(`${pod} has no container`);
+  await cluster.signalContainer(id, signal);
 }

@@ -3,6 +3,7 @@
 // challenge with an access token (Basic auth), as a client outside the cluster does it.
 import { createHash } from 'node:crypto';
 import { request } from 'node:https';
+import { tarFiles } from './oci-image.ts';
 
 export interface ApiResponse {
   status: number;
@@ -116,7 +117,8 @@ export async function pushApiImage(
   auth: Record<string, string>,
   opts: { created?: string; layer?: Buffer } = {},
 ): Promise<string> {
-  const layer = opts.layer ?? Buffer.from(`layer of ${repo}:${tag}\n`);
+  // A real (uncompressed) tar, so that Docker can pull and unpack the image.
+  const layer = opts.layer ?? tarFiles([{ name: 'tag.txt', content: Buffer.from(`${repo}:${tag}\n`) }]);
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',

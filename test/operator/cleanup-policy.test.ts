@@ -57,6 +57,19 @@ describe('CleanupPolicy controller (real kube-apiserver)', () => {
       return c?.reason === reason && statusOf(p).observedGeneration === generation ? p : undefined;
     });
 
+  /** The cleanup controller's reconciles so far (the operator's /metrics). */
+  const reconciles = async (): Promise<number> => {
+    assert.ok(operator);
+    const text = await (await fetch(`http://${operator.address.replace(/^http:\/\//, '')}/metrics`)).text();
+    let total = 0;
+    for (const m of text.matchAll(
+      /^berth_operator_reconcile_total\{[^}]*controller="cleanuppolicy"[^}]*\} (\d+)/gm,
+    )) {
+      total += Number(m[1]);
+    }
+    return total;
+  };
+
   before(
     async () => {
       cp = await startControlPlane();
@@ -103,6 +116,28 @@ describe('CleanupPolicy controller (real kube-apiserver)', () => {
     const after = statusOf(await policy('orphan'));
     assert.equal(after.lastRun, undefined, 'no run without a registry');
     assert.equal(after.operation, undefined);
+  });
+
+  it('a policy whose registry is missing costs no hot loop (a handful of reconciles in 10 s)', async () => {
+    const before = await reconciles();
+    assert.ok(before > 0, 'the cleanup controller has reconciled (the metric is read)');
+    await new Promise((r) => setTimeout(r, 10_000));
+    const delta = (await reconciles()) - before;
+    assert.ok(delta <= 3, `${String(delta)} reconciles of the cleanup controller in 10 s`);
+  });
+
+  it('a bad cron schedule is refused by the API server, naming the field', async () => {
+    const res = await kubectl(
+      ['apply', '--server-side', '--field-manager=test', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'berth.dev/v1alpha1',
+        kind: 'CleanupPolicy',
+        metadata: { name: 'bad-cron', namespace: ns },
+        spec: { registryRef: { name: 'registry' }, schedule: '61 * * * *' },
+      }),
+    ).catch((err: unknown) => ({ code: 1, stderr: String(err), stdout: '' }));
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /spec\.schedule/);
   });
 
   it('a registry that is not Ready: RegistryNotReady', async () => {

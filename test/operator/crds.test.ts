@@ -125,6 +125,18 @@ const badSpecs: { what: string; object: Obj; message: RegExp }[] = [
     message: /kmsKeyId needs encrypt: true/,
   },
   {
+    what: 'secure: false with an https endpoint',
+    object: registry('secure', {
+      storage: { s3: { bucket: 'images', endpoint: 'https://minio:9000', secure: false } },
+    }),
+    message: /secure must agree with the endpoint/,
+  },
+  {
+    what: 'a blob descriptor cache size without the cache',
+    object: registry('cache-size', { storage: { filesystem: {}, cache: { blobDescriptorSize: 100 } } }),
+    message: /blobDescriptorSize needs blobDescriptor/,
+  },
+  {
     what: 'a token lifetime below the minimum',
     object: registry('lifetime', { storage: fs, auth: { tokenLifetime: '30s' } }),
     message: /must be a duration .* between 1m and 24h/,
@@ -171,6 +183,24 @@ const goodSpecs: { what: string; object: Obj }[] = [
           endpoint: 'http://azurite:10000/devstoreaccount1',
           credentialsSecretRef: { name: 'azure' },
         },
+      },
+    }),
+  },
+  {
+    what: 's3 with every driver key and the blob descriptor cache',
+    object: registry('s3-tuned', {
+      storage: {
+        s3: {
+          bucket: 'images',
+          endpoint: 'http://minio:9000',
+          forcePathStyle: true,
+          storageClass: 'REDUCED_REDUNDANCY',
+          chunkSize: 5242880,
+          secure: false,
+          skipVerify: false,
+          maxRequestsPerSecond: 100,
+        },
+        cache: { blobDescriptor: 'inmemory', blobDescriptorSize: 20000 },
       },
     }),
   },

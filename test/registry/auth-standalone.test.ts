@@ -21,7 +21,7 @@ async function start(options: StandaloneOptions): Promise<{ registry: RunningReg
   const registry = await standalone({
     ...options,
     logger: pino({ level: 'silent' }),
-    stdout: { write: (text: string) => (printed += text) },
+    notice: { write: (text: string) => (printed += text) },
   });
   return { registry, printed };
 }

@@ -32,7 +32,7 @@ import {
 const service = 'registry.test';
 const issuer = 'berth-token-issuer';
 
-type Who = 'admin' | 'reader' | 'writer';
+type Who = 'admin' | 'reader' | 'writer' | 'pusher';
 const grants: Record<Who, { scopes: RegistryScope[]; repositories: string[] }> = {
   admin: {
     scopes: ['read_registry', 'write_registry', 'delete_registry', 'admin_registry'],
@@ -40,6 +40,7 @@ const grants: Record<Who, { scopes: RegistryScope[]; repositories: string[] }> =
   },
   reader: { scopes: ['read_registry'], repositories: ['team/**'] },
   writer: { scopes: ['read_registry', 'write_registry'], repositories: ['team/**'] },
+  pusher: { scopes: ['write_registry'], repositories: ['team/**'] },
 };
 
 describe('token auth through the registry API', () => {
@@ -192,6 +193,38 @@ describe('token auth through the registry API', () => {
       headers: bearer(writer),
     });
     await assertInsufficientScope(del, 'repository:team/app:delete', ['delete'], 'team/app');
+  });
+
+  it('write_registry alone pushes and pulls: it grants pull with push, as GitLab does', async () => {
+    // An upload's challenge asks for pull and push (Distribution's upload routes need both).
+    const start = await fetch(`${registry.url}/v2/team/pushed/blobs/uploads/`, { method: 'POST' });
+    assert.equal(
+      parseChallenge(start.headers.get('www-authenticate')).params['scope'],
+      'repository:team/pushed:pull,push',
+    );
+    const token = await tokenForChallenge(start, credentials.pusher);
+    assert.deepEqual(accessOf(token), [
+      { type: 'repository', name: 'team/pushed', actions: ['pull', 'push'] },
+    ]);
+    const image = await pushImageAs(registry.url, 'team/pushed', 'v1', token, randomBytes(64));
+
+    const manifestUrl = `${registry.url}/v2/team/pushed/manifests/v1`;
+    const accept = { Accept: 'application/vnd.oci.image.manifest.v1+json' };
+    const reader = await tokenForChallenge(await fetch(manifestUrl, { headers: accept }), credentials.pusher);
+    const pulled = await fetch(manifestUrl, { headers: { ...accept, ...bearer(reader) } });
+    assert.equal(pulled.status, 200);
+    assert.equal(pulled.headers.get('docker-content-digest'), image.digest);
+    await pulled.body?.cancel();
+    const blob = await fetch(`${registry.url}/v2/team/pushed/blobs/${image.layer}`, {
+      headers: bearer(reader),
+    });
+    assert.equal(blob.status, 200);
+    assert.equal(sha256(Buffer.from(await blob.arrayBuffer())), image.layer);
+
+    // Still nothing beyond its patterns, and no delete.
+    assert.deepEqual(accessOf(await tokenAs('pusher', 'repository:other/app:pull,push')), []);
+    const del = await tokenAs('pusher', 'repository:team/pushed:delete');
+    assert.deepEqual(accessOf(del), []);
   });
 
   it('a token for one repository does not open another', async () => {

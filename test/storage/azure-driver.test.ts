@@ -325,6 +325,58 @@ describe('AzureDriver against Azurite', () => {
     p.inject = undefined;
   });
 
+  it('trimlegacyrootprefix: false serves a container Distribution 2.x wrote (names with a leading "/")', async () => {
+    const a = server();
+    const container = rawContainer();
+    const root = `${run}-legacy`;
+    const data = '/docker/registry/v2/blobs/sha256/le/legacy/data';
+    // What Distribution 2.x (and GitLab with its legacy prefix) left: every name begins with "/".
+    await container.getBlockBlobClient(`/${root}${data}`).upload('legacy layer', 12);
+    const yaml = (extra: string): string =>
+      [
+        'version: 0.1',
+        'storage:',
+        '  azure:',
+        `    accountname: ${a.accountName}`,
+        `    accountkey: "${a.accountKey}"`,
+        `    container: ${containerName}`,
+        `    serviceurl: ${a.endpoint}`,
+        `    rootdirectory: /${root}`,
+        extra,
+      ].join('\n');
+    const build = async (extra: string): Promise<StorageDriver> =>
+      createStorageDriver(parseConfig(yaml(extra), {}).config.storage);
+
+    // Unset (or true), as Distribution v3: the name without the slash, so the legacy blob is not there.
+    for (const extra of ['', '    trimlegacyrootprefix: true']) {
+      await assert.rejects((await build(extra)).getContent(data), PathNotFoundError, extra);
+    }
+    for (const extra of ['    trimlegacyrootprefix: false', '    legacyrootprefix: true']) {
+      const legacy = await build(extra);
+      assert.equal((await legacy.getContent(data)).toString(), 'legacy layer', extra);
+      assert.deepEqual(await legacy.list('/docker/registry/v2/blobs/sha256'), [
+        '/docker/registry/v2/blobs/sha256/le',
+      ]);
+      const walked: string[] = [];
+      await legacy.walk('/docker', (info) => void walked.push(info.path));
+      assert.ok(walked.includes(data), JSON.stringify(walked));
+      const redirect = await legacy.redirectURL(data, 'GET');
+      assert.ok(redirect);
+      assert.equal(await (await fetch(redirect)).text(), 'legacy layer');
+    }
+    // New writes get the leading slash too, so Distribution 2.x could still read them.
+    const legacy = await build('    trimlegacyrootprefix: false');
+    await legacy.putContent('/docker/registry/v2/repositories/r/_layers/sha256/le/link', Buffer.from('x'));
+    const names: string[] = [];
+    for await (const blob of container.listBlobsFlat({ prefix: `/${root}/` })) names.push(blob.name);
+    assert.deepEqual(names.sort(), [
+      `/${root}/docker/registry/v2/blobs/sha256/le/legacy/data`,
+      `/${root}/docker/registry/v2/repositories/r/_layers/sha256/le/link`,
+    ]);
+    await legacy.delete('/docker');
+    for await (const blob of container.listBlobsFlat({ prefix: `/${root}/` })) assert.fail(blob.name);
+  });
+
   it('builds the driver from Distribution config keys', async () => {
     const a = server();
     const root = `/${run}-config`;
