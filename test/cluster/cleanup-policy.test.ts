@@ -16,7 +16,6 @@ import {
 } from '../harness/berth-on-cluster.ts';
 import { bearerFor, ingressCall, pushApiImage, type IngressTarget } from '../harness/ingress-api.ts';
 import { conditionOf, getObject, listObjects, type KubeObject } from '../harness/kube.ts';
-import { tarFiles } from '../harness/oci-image.ts';
 import { inParallel } from '../harness/parallel.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -65,9 +64,9 @@ function applyPolicy(spec: Record<string, unknown>, policy = policyName) {
   });
 }
 
-/** Runs the policy now (a new berth.dev/run value) and waits for the run's record. */
-async function runNow(request: string, policy = policyName): Promise<LastRun> {
-  await kubectl([
+/** Asks for a run now (a new berth.dev/run value). */
+function requestRun(request: string, policy: string) {
+  return kubectl([
     '-n',
     namespace,
     'annotate',
@@ -76,6 +75,11 @@ async function runNow(request: string, policy = policyName): Promise<LastRun> {
     policy,
     `berth.dev/run=${request}`,
   ]);
+}
+
+/** Runs the policy now and waits for the run's record. */
+async function runNow(request: string, policy = policyName): Promise<LastRun> {
+  await requestRun(request, policy);
   return waitFor(
     `cleanup run ${request}`,
     async () => {
@@ -266,12 +270,11 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     const repo = 'team/bulk';
     const auth = await bearerFor(target, user, secret, `repository:${repo}:pull,push`);
     const count = 2000;
-    const layer = tarFiles([{ name: 'bulk.txt', content: Buffer.from('bulk\n') }]);
     const name = (i: number) => `b${String(i).padStart(4, '0')}`;
     const started = Date.now();
     await inParallel(count, 8, async (i) => {
       const created = new Date(Date.UTC(2020, 0, 1) + i * 60_000).toISOString();
-      await pushApiImage(target, repo, name(i), auth, { created, layer });
+      await pushApiImage(target, repo, name(i), auth, { created });
     });
     console.log(`pushed ${String(count)} tags in ${String((Date.now() - started) / 1000)} s`);
     await applyPolicy(
@@ -287,15 +290,7 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     const runs: LastRun[] = [];
     runs.push(await runNow('bulk-1', 'bulk'));
     // The next run: the leader is killed as soon as the run is recorded as started.
-    await kubectl([
-      '-n',
-      namespace,
-      'annotate',
-      '--overwrite',
-      'cleanuppolicy',
-      'bulk',
-      'berth.dev/run=bulk-2',
-    ]);
+    await requestRun('bulk-2', 'bulk');
     await waitFor(
       'run bulk-2 to start',
       async () => (statusOf(await policyObject('bulk')).operation !== undefined ? true : undefined),

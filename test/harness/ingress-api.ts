@@ -3,7 +3,7 @@
 // challenge with an access token (Basic auth), as a client outside the cluster does it.
 import { createHash } from 'node:crypto';
 import { request } from 'node:https';
-import { tarFiles } from './oci-image.ts';
+import { buildImage, type BuiltImage } from './oci-image.ts';
 
 export interface ApiResponse {
   status: number;
@@ -107,54 +107,27 @@ export async function pushBlob(
 }
 
 /**
- * Pushes a small OCI image (a config with `created`, when given, and one layer) as `repo:tag` through the
- * API; returns the manifest digest. Distinct `created` values give distinct manifests.
+ * Pushes a small OCI image (one random layer; a config with `created` when given) as `repo:tag` through the
+ * API, or `image` when given (e.g. one image under two tags); returns the manifest digest.
  */
 export async function pushApiImage(
   target: IngressTarget,
   repo: string,
   tag: string,
   auth: Record<string, string>,
-  opts: { created?: string; layer?: Buffer } = {},
+  opts: { created?: string; image?: BuiltImage } = {},
 ): Promise<string> {
-  // A real (uncompressed) tar, so that Docker can pull and unpack the image.
-  const layer = opts.layer ?? tarFiles([{ name: 'tag.txt', content: Buffer.from(`${repo}:${tag}\n`) }]);
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      ...(opts.created !== undefined ? { created: opts.created } : {}),
-      rootfs: { type: 'layers', diff_ids: [sha256Digest(layer)] },
-      comment: `${repo}:${tag}`,
-    }),
-  );
-  await pushBlob(target, repo, layer, auth);
-  await pushBlob(target, repo, config, auth);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: sha256Digest(config),
-        size: config.length,
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.oci.image.layer.v1.tar',
-          digest: sha256Digest(layer),
-          size: layer.length,
-        },
-      ],
-    }),
-  );
+  const image =
+    opts.image ??
+    buildImage({ layerBytes: 64, ...(opts.created !== undefined ? { created: opts.created } : {}) });
+  for (const b of [...image.layers, image.config]) await pushBlob(target, repo, b.bytes, auth);
   const res = await ingressCall(
     target,
     'PUT',
     `/v2/${repo}/manifests/${tag}`,
-    { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-    manifest,
+    { ...auth, 'content-type': image.manifest.mediaType },
+    image.manifest.bytes,
   );
   if (res.status !== 201) throw new Error(`push ${repo}:${tag}: HTTP ${String(res.status)} ${res.body}`);
-  return sha256Digest(manifest);
+  return image.manifest.digest;
 }

@@ -96,6 +96,8 @@ export interface ImageOptions {
   /** gzip level of the layer (0 = stored, fast for big layers). */
   gzipLevel?: number;
   annotations?: Record<string, string>;
+  /** The config's `created` (RFC 3339); none by default. */
+  created?: string;
 }
 
 /** A one-layer image with random content. */
@@ -113,6 +115,7 @@ export function buildImage(opts: ImageOptions = {}): BuiltImage {
         os: platform.os,
         ...(platform.variant !== undefined ? { variant: platform.variant } : {}),
         config: {},
+        ...(opts.created !== undefined ? { created: opts.created } : {}),
         rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
       }),
     ),

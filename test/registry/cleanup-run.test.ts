@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { cleanupPolicySpecSchema, type CleanupPolicySpecInput } from '../../operator/api/cleanup-policy.ts';
 import { RegistryClient } from '../../operator/operations/cleanup/registry-client.ts';
 import { runCleanup, type RunReport } from '../../operator/operations/cleanup/run.ts';
-import { pushBlob, putManifest, sha256 } from './client.ts';
+import { buildImage } from '../harness/oci-image.ts';
+import { pushBlob, putManifest } from './client.ts';
 import { startTestRegistry, type TestRegistry } from './server.ts';
 
 const jan = (day: number) => new Date(Date.UTC(2024, 0, day)).toISOString();
@@ -17,27 +18,18 @@ const far = new Date(Date.now() + 60_000);
 let registry: TestRegistry;
 const digests = new Map<string, string>();
 
-/** Pushes `repo:tag` whose config says `created`; tags given the same `created` share one manifest. */
-async function push(repo: string, tag: string, created: string): Promise<void> {
-  const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', created, rootfs: { type: 'layers', diff_ids: [] } }),
-  );
-  const configDigest = await pushBlob(registry.url, repo, config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        digest: configDigest,
-        size: config.length,
-      },
-      layers: [],
-    }),
-  );
-  const res = await putManifest(registry.url, repo, tag, manifest);
+/** Pushes `repo:tag` whose config says `created`; the same `image` may go under several tags. */
+async function push(
+  repo: string,
+  tag: string,
+  created: string,
+  image = buildImage({ created, layerBytes: 16 }),
+) {
+  for (const b of [...image.layers, image.config]) await pushBlob(registry.url, repo, b.bytes);
+  const res = await putManifest(registry.url, repo, tag, image.manifest.bytes);
   assert.equal(res.status, 201);
-  digests.set(`${repo}:${tag}`, sha256(manifest));
+  digests.set(`${repo}:${tag}`, image.manifest.digest);
+  return image;
 }
 
 async function tags(repo: string): Promise<string[]> {
@@ -78,8 +70,8 @@ describe('a cleanup run against a real registry', () => {
   });
 
   it('deletes expired tags by tag: a manifest another kept tag points to stays', async () => {
-    await push('alias/app', 'old', jan(1));
-    await push('alias/app', 'stable', jan(1)); // the same manifest as `old`
+    const shared = await push('alias/app', 'old', jan(1));
+    await push('alias/app', 'stable', jan(1), shared); // the same manifest as `old`
     await push('alias/app', 'new', jan(20));
     const report = await run({
       keepN: 1,

@@ -30,6 +30,7 @@ import type { Manager } from '../../runtime/manager.ts';
 import type { Condition, KubeObject } from '../../runtime/objects.ts';
 import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
 import { recordEvent } from '../events.ts';
+import { applyStatusAs } from '../status-apply.ts';
 import { registryServiceUrl, registryTokenSigner, type RegistryRef } from '../registry-access.ts';
 import { imagesInUse, type PodImages } from './in-use.ts';
 import { RegistryClient } from './registry-client.ts';
@@ -378,20 +379,7 @@ export class CleanupPolicyController {
     };
     const dropping = rest['operation'] === undefined && raw.status?.operation !== undefined;
     if (!dropping && statusUpToDate(raw.status, status)) return;
-    await this.client.request(
-      'PATCH',
-      await this.client.path(raw.apiVersion, raw.kind, raw.metadata.namespace, raw.metadata.name, 'status'),
-      {
-        body: {
-          apiVersion: raw.apiVersion,
-          kind: raw.kind,
-          metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace },
-          status,
-        },
-        contentType: 'application/apply-patch+yaml',
-        query: { fieldManager: cleanupFieldManager, force: true },
-      },
-    );
+    await applyStatusAs(this.client, raw, status, cleanupFieldManager);
   }
 
   private async event(raw: PolicyObject, warning: boolean, reason: string, message: string, logger: Logger) {

@@ -21,6 +21,7 @@ import type { Manager } from '../../runtime/manager.ts';
 import type { Condition, KubeObject } from '../../runtime/objects.ts';
 import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
 import { recordEvent } from '../events.ts';
+import { applyStatusAs } from '../status-apply.ts';
 import { nudgePods, probeFleet, releaseReadOnly } from './fleet.ts';
 import {
   collectorJob,
@@ -207,23 +208,7 @@ export class GarbageCollectionController {
     };
     const dropping = step.operation === undefined && asOperation(raw.status?.operation) !== undefined;
     if (!dropping && statusUpToDate(raw.status, status)) return;
-    const path = await this.client.path(
-      raw.apiVersion,
-      raw.kind,
-      raw.metadata.namespace,
-      raw.metadata.name,
-      'status',
-    );
-    await this.client.request('PATCH', path, {
-      body: {
-        apiVersion: raw.apiVersion,
-        kind: raw.kind,
-        metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace },
-        status,
-      },
-      contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: gcFieldManager, force: true },
-    });
+    await applyStatusAs(this.client, raw, status, gcFieldManager);
   }
 
   private async act(raw: RegistryObject, cr: ContainerRegistry | undefined, action: Action, logger: Logger) {
