@@ -17,14 +17,25 @@ export const cadences = ['1d', '7d', '14d', '1month', '3month'] as const;
 export type Cadence = (typeof cadences)[number];
 
 /** A tag-name regular expression, matched against the whole tag name. */
-const tagRegexSchema = z
-  .string()
-  .min(1)
-  .max(255)
-  .superRefine((s, ctx) => {
-    const error = tagRegexError(s);
-    if (error !== undefined) ctx.addIssue({ code: 'custom', message: error, input: s });
-  });
+const tagRegexSchema = withRules(
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .superRefine((s, ctx) => {
+      const error = tagRegexError(s);
+      if (error !== undefined) ctx.addIssue({ code: 'custom', message: error, input: s });
+    }),
+  [
+    {
+      // The API server compiles the pattern with its own RE2 (CEL's matches fails on a pattern RE2 refuses),
+      // so lookaround, backreferences and plain syntax errors are refused at admission with the field named;
+      // the check above (run by the operator) also refuses what JavaScript would read differently.
+      cel: { rule: "''.matches(self) ? true : true", message: 'not an RE2 regular expression' },
+      check: () => true,
+    },
+  ],
+);
 
 export const cleanupPolicySpecSchema = withRules(
   z.strictObject({
