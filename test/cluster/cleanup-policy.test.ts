@@ -290,16 +290,28 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     );
     const runs: LastRun[] = [];
     runs.push(await runNow('bulk-1', 'bulk'));
-    // The next run: the leader is killed as soon as the run is recorded as started.
+    // The next run: the leader is killed once it has deleted some tags (mid-run).
+    const tagCount = async () => {
+      const res = await ingressCall(target, 'GET', `/v2/${repo}/tags/list?n=10000`, auth);
+      return ((JSON.parse(res.body) as { tags: string[] | null }).tags ?? []).length;
+    };
+    const afterFirst = await tagCount();
     await requestRun('bulk-2', 'bulk');
-    await waitFor(
-      'run bulk-2 to start',
-      async () => (statusOf(await policyObject('bulk')).operation !== undefined ? true : undefined),
-      { timeoutMs: 60_000, intervalMs: 100 },
+    const midRun = await waitFor(
+      'run bulk-2 to delete some tags',
+      async () => {
+        const n = await tagCount();
+        return n <= afterFirst - 20 ? n : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 100 },
     );
     const leader = await leaderPod(env.cluster, 'berth-system');
     await signalPod(env.cluster, 'berth-system', leader, 'SIGKILL');
-    console.log(`operator ${leader} killed during run bulk-2`);
+    const deletedBeforeKill = afterFirst - (await tagCount());
+    console.log(
+      `operator ${leader} killed during run bulk-2, ${String(afterFirst - midRun)}+ tags into it (${String(deletedBeforeKill)} deleted when it died)`,
+    );
+    assert.ok(deletedBeforeKill < 500, 'killed before the run ended');
     runs.push(await runNow('bulk-2', 'bulk'));
     for (let n = 3; runs.at(-1)?.truncated === true && n <= 6; n++)
       runs.push(await runNow(`bulk-${String(n)}`, 'bulk'));
