@@ -27,6 +27,7 @@ const commandUsage: Record<string, string> = {
                   registry on the same storage is read-write (see README, "Garbage collection")
 `,
   migrate: `  migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run|-d] [--concurrency N] [--quiet|-q]
+                  [--from-env-prefix P] [--to-env-prefix P]
                   copy the registry's content from CONFIG_A's storage to CONFIG_B's: incremental (run it while
                   online, then once more read-only), verified; the last stdout line is a JSON summary
 `,

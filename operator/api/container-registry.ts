@@ -239,7 +239,7 @@ export const storageSchema = withRules(
         'Removal of abandoned uploads older than age, every interval (paused while read-only).',
       ),
     }),
-    'Where the registry keeps its data: exactly one of filesystem, s3, gcs, azure. Changing it migrates the data.',
+    'Where the registry keeps its data: exactly one of filesystem, s3, gcs, azure. Changing it switches the registry to the new storage WITHOUT moving the data (the operator does not migrate yet: copy it first with `berth-registry migrate`, see the README).',
   ),
   [
     {
@@ -574,7 +574,7 @@ export const containerRegistryStatusSchema = z.strictObject({
   readOnly: describe(z.boolean().optional(), 'Whether the registry fleet is currently read-only.'),
   storage: describe(
     storageSchema.optional(),
-    'The storage the registry serves from now; differs from spec.storage while a migration runs.',
+    'Not written yet: reserved for the storage migration (the storage served while a migration runs).',
   ),
   lastGarbageCollection: garbageCollectionResultSchema.optional(),
   operation: describe(operationStatusSchema.optional(), 'The maintenance operation in progress, if any.'),
@@ -593,7 +593,7 @@ export const RegistryConditionType = {
   ReadOnly: 'ReadOnly',
   /** A garbage collection is running. */
   GarbageCollecting: 'GarbageCollecting',
-  /** A storage migration is running. */
+  /** Reserved for the storage migration (not written yet). */
   Migrating: 'Migrating',
 } as const;
 

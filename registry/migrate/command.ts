@@ -1,4 +1,9 @@
-// `berth-registry migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run] [--concurrency N] [--quiet]`
+// `berth-registry migrate --from CONFIG_A --to CONFIG_B [--delete] [--dry-run] [--concurrency N] [--quiet]
+//  [--from-env-prefix P] [--to-env-prefix P]`
+//
+// Environment overrides: each config gets the REGISTRY_* overrides the registry would apply, unless its side
+// names a prefix of its own: then P<PATH> variables act as REGISTRY_<PATH> for that config alone (and
+// REGISTRY_* are ignored for it), so the two sides can carry different keys (the operator's migration Job).
 //
 // Output contract (the operator parses it):
 //   - stdout: as the LAST line, the JSON summary (see summary.ts: objectsCopied, bytesCopied, objectsSkipped,
@@ -9,7 +14,7 @@
 //   - exit code: 0 done and verified, 1 failed (storage error, or the target does not verify), 2 bad usage or
 //     config.
 import { isDeepStrictEqual, parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { storageDriverOf, type RegistryConfig } from '../config/schema.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { createStorageDriver } from '../storage/factory.ts';
@@ -34,6 +39,9 @@ options:
   -d, --dry-run       report what would be copied and deleted, write nothing
   -q, --quiet         no progress on stderr; only the JSON summary (and errors)
   --concurrency N     objects copied at once (default ${defaultConcurrency})
+  --from-env-prefix P environment overrides of the --from config come from variables P<PATH>, read as
+                      REGISTRY_<PATH> would be (REGISTRY_* then do not apply to it); default REGISTRY_
+  --to-env-prefix P   the same for the --to config
   -h, --help          show this help
 
 The last line of stdout is a JSON summary. Exit codes: 0 done and verified, 1 failed or the target does not
@@ -47,6 +55,54 @@ interface ParsedArgs {
   dryRun: boolean;
   quiet: boolean;
   concurrency: number;
+  fromEnvPrefix: string;
+  toEnvPrefix: string;
+}
+
+/** The registry's own prefix of environment overrides (registry/config/load.ts). */
+const registryEnvPrefix = 'REGISTRY_';
+const envPrefixPattern = /^[A-Z_][A-Z0-9_]*_$/;
+
+function envPrefixOption(flag: string, value: string | undefined): string {
+  if (value === undefined) return registryEnvPrefix;
+  if (!envPrefixPattern.test(value)) {
+    throw new MigrateError(
+      'MIGRATE_USAGE',
+      `${flag} ${JSON.stringify(value)}: a prefix is made of uppercase letters, digits and underscores and ends ` +
+        `with "_" (e.g. MIGRATE_TO_)`,
+    );
+  }
+  return value;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The environment a side's config is loaded with: its P<PATH> variables renamed REGISTRY_<PATH>. */
+function envWithPrefix(env: Env, prefix: string): Env {
+  if (prefix === registryEnvPrefix) return env;
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(registryEnvPrefix)) out[name] = value;
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith(prefix)) out[registryEnvPrefix + name.slice(prefix.length)] = value;
+  }
+  return out;
+}
+
+/** Loads a side's config; errors name the variables as they were set (P<PATH>, not REGISTRY_<PATH>). */
+async function loadSide(path: string, prefix: string): Promise<LoadedConfig> {
+  try {
+    return await loadConfig(path, envWithPrefix(process.env, prefix));
+  } catch (err) {
+    if (!(err instanceof ConfigError) || prefix === registryEnvPrefix) throw err;
+    const issues = err.issues.map((issue) =>
+      issue.env?.startsWith(registryEnvPrefix) === true
+        ? { ...issue, env: prefix + issue.env.slice(registryEnvPrefix.length) }
+        : issue,
+    );
+    throw new ConfigError(err.code, err.source, issues, { cause: err });
+  }
 }
 
 function parse(args: string[]): ParsedArgs | 'help' {
@@ -63,6 +119,8 @@ function parse(args: string[]): ParsedArgs | 'help' {
         'dry-run': { type: 'boolean', short: 'd', default: false },
         quiet: { type: 'boolean', short: 'q', default: false },
         concurrency: { type: 'string' },
+        'from-env-prefix': { type: 'string' },
+        'to-env-prefix': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -80,6 +138,8 @@ function parse(args: string[]): ParsedArgs | 'help' {
       : integerOption('concurrency', values.concurrency, 1, 1024, (message) => {
           return new MigrateError('MIGRATE_USAGE', message);
         });
+  const fromEnvPrefix = envPrefixOption('--from-env-prefix', values['from-env-prefix']);
+  const toEnvPrefix = envPrefixOption('--to-env-prefix', values['to-env-prefix']);
   return {
     from: values.from,
     to: values.to,
@@ -87,6 +147,8 @@ function parse(args: string[]): ParsedArgs | 'help' {
     dryRun: values['dry-run'],
     quiet: values.quiet,
     concurrency,
+    fromEnvPrefix,
+    toEnvPrefix,
   };
 }
 
@@ -154,8 +216,8 @@ export async function migrateCommand(
   let target: StorageDriver;
   try {
     const [fromConfig, toConfig] = await Promise.all([
-      loadConfig(options.from),
-      loadConfig(options.to),
+      loadSide(options.from, options.fromEnvPrefix),
+      loadSide(options.to, options.toEnvPrefix),
     ]).catch((err: unknown) => {
       throw new MigrateError('MIGRATE_CONFIG', err instanceof Error ? err.message : String(err), {
         cause: err,
