@@ -460,7 +460,9 @@ export const notificationsSchema = describe(
       'Include references (layers, index children) in events.',
     ),
   }),
-  'Webhook notifications in the Distribution envelope format.',
+  'Webhook notifications in the Distribution envelope format. NOT DELIVERED YET: the section is validated and ' +
+    'rendered into the registry config, but the registry sends no webhook; with enabled endpoints the ' +
+    'Degraded condition says so (reason NotificationsNotDelivered).',
 );
 export type NotificationsSpec = z.infer<typeof notificationsSchema>;
 
