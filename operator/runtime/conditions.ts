@@ -5,6 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KubeClient } from './kube-client.ts';
 import type { Condition, KubeObject, ObjectRef } from './objects.ts';
+import { kubeTime } from './time.ts';
 
 export const conditionTypes = { ready: 'Ready', progressing: 'Progressing', degraded: 'Degraded' } as const;
 
@@ -35,7 +36,7 @@ export function setConditions(
   now: Date = new Date(),
 ): Condition[] {
   const byType = new Map((existing ?? []).map((c) => [c.type, c]));
-  const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z'); // metav1.Time has second precision
+  const stamp = kubeTime(now); // metav1.Time has second precision
   for (const input of inputs) {
     const status = statusOf(input.status);
     const prev = byType.get(input.type);

@@ -10,7 +10,7 @@
 // operator signs its own short-lived tokens, each for one scope (catalog; pull or delete on one repository).
 import type { Logger } from 'pino';
 import { parseDuration } from '../../../registry/config/schema.ts';
-import type { AccessRequest, Action } from '../../../registry/auth/types.ts';
+import type { AccessRequest } from '../../../registry/auth/types.ts';
 import {
   CleanupConditionType,
   CleanupRegistryReason,
@@ -28,6 +28,7 @@ import { describeError } from '../../runtime/errors.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import type { Condition, KubeObject } from '../../runtime/objects.ts';
+import { kubeTime, timedId } from '../../runtime/time.ts';
 import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
 import { recordEvent } from '../events.ts';
 import { applyStatusAs } from '../status-apply.ts';
@@ -74,16 +75,8 @@ interface RegistryState {
   registry?: ContainerRegistry;
 }
 
-const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const runId = (d: Date) => `cleanup-${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+const runId = (d: Date) => timedId('cleanup', d);
 const maxRequeueMs = 60 * 60_000;
-
-/** `repository:team/app:pull,delete` → the access it grants. */
-function accessOf(scope: string): AccessRequest[] {
-  const [type = '', ...rest] = scope.split(':');
-  const actions = (rest.pop() ?? '').split(',') as Action[];
-  return [{ type: type as AccessRequest['type'], name: rest.join(':'), actions }];
-}
 
 export class CleanupPolicyController {
   private readonly client: KubeClient;
@@ -174,7 +167,7 @@ export class CleanupPolicyController {
     if (!due || !canRun) {
       await this.writeStatus(raw, now, {
         conditions: conditions(status.lastRun === undefined ? [noRunYet()] : []),
-        ...(nextRun !== undefined ? { nextRun: stamp(nextRun) } : {}),
+        ...(nextRun !== undefined ? { nextRun: kubeTime(nextRun) } : {}),
       });
       if (due) return { requeueAfterMs: 60_000, result: 'waiting' }; // the registry is not ready yet
       return requeueUntil(nextRun, now);
@@ -184,7 +177,7 @@ export class CleanupPolicyController {
     const trigger: NonNullable<CleanupRun['trigger']> =
       interrupted?.trigger ?? (newRequest ? 'OnDemand' : 'Schedule');
     const id = interrupted?.id ?? runId(now);
-    const startTime = interrupted?.startTime ?? stamp(now);
+    const startTime = interrupted?.startTime ?? kubeTime(now);
     const acknowledged = newRequest ? request : (interrupted?.request ?? status.lastRun?.request);
     const operation = {
       id,
@@ -203,7 +196,7 @@ export class CleanupPolicyController {
         },
       ]),
       operation,
-      ...(nextRun !== undefined ? { nextRun: stamp(nextRun) } : {}),
+      ...(nextRun !== undefined ? { nextRun: kubeTime(nextRun) } : {}),
     });
     logger.info({ run: id, trigger, dryRun: spec.dryRun, resumed: interrupted !== undefined }, 'cleanup run');
     await this.event(
@@ -235,7 +228,7 @@ export class CleanupPolicyController {
       ...(acknowledged !== undefined ? { request: acknowledged } : {}),
       ...(report !== undefined ? { report: reportName(raw.metadata.name) } : {}),
       startTime,
-      completionTime: stamp(done),
+      completionTime: kubeTime(done),
       result: succeeded ? 'Succeeded' : 'Failed',
       dryRun: spec.dryRun,
       ...(report !== undefined
@@ -266,7 +259,7 @@ export class CleanupPolicyController {
         },
       ]),
       lastRun,
-      ...(nextRun !== undefined ? { nextRun: stamp(nextRun) } : {}),
+      ...(nextRun !== undefined ? { nextRun: kubeTime(nextRun) } : {}),
     });
     await this.event(
       raw,
@@ -334,10 +327,11 @@ export class CleanupPolicyController {
     const sign = await registryTokenSigner(this.client, ref);
     // One token per scope, reused for a few minutes (a run may delete thousands of tags).
     const tokens = new Map<string, { token: string; until: number }>();
-    const tokenFor = async (scope: string) => {
+    const tokenFor = async (access: AccessRequest) => {
+      const scope = `${access.type}:${access.name}:${access.actions.join(',')}`;
       const cached = tokens.get(scope);
       if (cached !== undefined && cached.until > Date.now()) return cached.token;
-      const token = await sign(accessOf(scope), 300);
+      const token = await sign([access], 300);
       tokens.set(scope, { token, until: Date.now() + 240_000 });
       return token;
     };

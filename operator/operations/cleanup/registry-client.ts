@@ -2,6 +2,7 @@
 // tag details (Berth's extension endpoint) and tag deletion. Each call carries a bearer token for exactly the
 // scope it needs (`tokenFor`), so a run holds delete rights only on the repositories its policy covers.
 import { z } from 'zod';
+import type { AccessRequest } from '../../../registry/auth/types.ts';
 import { tagDetailsPageSchema, type TagDetailsEntry } from '../../../registry/http/tag-details-api.ts';
 
 export class RegistryCallError extends Error {
@@ -15,13 +16,14 @@ export class RegistryCallError extends Error {
 
 export interface RegistryClientOptions {
   baseUrl: string;
-  /** A bearer token for a scope (`registry:catalog:*`, `repository:<name>:pull,delete`). */
-  tokenFor: (scope: string) => Promise<string>;
+  /** A bearer token granting exactly `access` (the catalog; pull or delete on one repository). */
+  tokenFor: (access: AccessRequest) => Promise<string>;
   signal?: AbortSignal;
   /** Per request (default 30 s). */
   timeoutMs?: number;
 }
 
+const catalogAccess: AccessRequest = { type: 'registry', name: 'catalog', actions: ['*'] };
 const catalogPageSchema = z.object({ repositories: z.array(z.string()).nullable().default([]) });
 
 /** The next page's path from a Link header (`<path?n=…&last=…>; rel="next"`), if any. */
@@ -35,8 +37,8 @@ export class RegistryClient {
     this.opts = opts;
   }
 
-  private async call(method: string, path: string, scope: string): Promise<Response> {
-    const token = await this.opts.tokenFor(scope);
+  private async call(method: string, path: string, access: AccessRequest): Promise<Response> {
+    const token = await this.opts.tokenFor(access);
     const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 30_000);
     return fetch(new URL(path, this.opts.baseUrl), {
       method,
@@ -46,10 +48,10 @@ export class RegistryClient {
   }
 
   /** Follows a paginated listing to its end. */
-  private async *pages(first: string, scope: string, what: string): AsyncGenerator<unknown> {
+  private async *pages(first: string, access: AccessRequest, what: string): AsyncGenerator<unknown> {
     let path: string | undefined = first;
     while (path !== undefined) {
-      const res = await this.call('GET', path, scope);
+      const res = await this.call('GET', path, access);
       if (!res.ok) throw new RegistryCallError(what, res.status, await res.text());
       yield await res.json();
       path = nextLink(res.headers.get('link'));
@@ -59,7 +61,7 @@ export class RegistryClient {
   /** Every repository name in the registry. */
   async repositories(): Promise<string[]> {
     const names: string[] = [];
-    for await (const page of this.pages('/v2/_catalog?n=1000', 'registry:catalog:*', 'catalog')) {
+    for await (const page of this.pages('/v2/_catalog?n=1000', catalogAccess, 'catalog')) {
       names.push(...(catalogPageSchema.parse(page).repositories ?? []));
     }
     return names;
@@ -69,8 +71,8 @@ export class RegistryClient {
   async tagDetails(repository: string): Promise<TagDetailsEntry[]> {
     const tags: TagDetailsEntry[] = [];
     const first = `/berth/v1/repositories/${repository}/tags?n=1000`;
-    const scope = `repository:${repository}:pull`;
-    for await (const page of this.pages(first, scope, `tags of ${repository}`)) {
+    const access: AccessRequest = { type: 'repository', name: repository, actions: ['pull'] };
+    for await (const page of this.pages(first, access, `tags of ${repository}`)) {
       tags.push(...tagDetailsPageSchema.parse(page).tags);
     }
     return tags;
@@ -78,11 +80,11 @@ export class RegistryClient {
 
   /** Deletes one tag (never the manifest by digest). A tag already gone counts as deleted. */
   async deleteTag(repository: string, tag: string): Promise<void> {
-    const res = await this.call(
-      'DELETE',
-      `/v2/${repository}/manifests/${encodeURIComponent(tag)}`,
-      `repository:${repository}:delete`,
-    );
+    const res = await this.call('DELETE', `/v2/${repository}/manifests/${encodeURIComponent(tag)}`, {
+      type: 'repository',
+      name: repository,
+      actions: ['delete'],
+    });
     const body = await res.text();
     if (res.status === 202 || res.status === 404) return;
     throw new RegistryCallError(`deleting ${repository}:${tag}`, res.status, body);

@@ -1,7 +1,7 @@
 // When a cleanup policy runs next. GitLab's semantics: a cadence counts from the last run, and saving a
 // changed policy starts the interval again from the save; a cron schedule (UTC) runs at its times. Pure.
 import type { Cadence } from '../../api/cleanup-policy.ts';
-import { msToNextRun } from '../garbage-collection/schedule.ts';
+import { nextCronTime } from '../garbage-collection/schedule.ts';
 
 const dayMs = 24 * 60 * 60 * 1000;
 
@@ -30,7 +30,7 @@ export function afterCadence(cadence: Cadence, from: Date): Date {
 /** The first run time strictly after `from`: one cadence later, or the next cron time of `schedule`. */
 export function nextRunAfter(when: { cadence?: Cadence; schedule?: string }, from: Date): Date {
   if (when.cadence !== undefined) return afterCadence(when.cadence, from);
-  // msToNextRun lands one second past the cron minute; the run time is the minute itself.
-  const ms = msToNextRun(when.schedule, from) ?? dayMs;
-  return new Date(Math.floor((from.getTime() + ms) / 60_000) * 60_000);
+  const next = when.schedule !== undefined ? nextCronTime(when.schedule, from) : undefined;
+  // No cron time within a day (e.g. a yearly schedule): look again in a day.
+  return next ?? new Date(Math.floor((from.getTime() + dayMs) / 60_000) * 60_000);
 }

@@ -42,6 +42,7 @@ import {
   type Limits,
   type Observed,
   type Step,
+  since,
 } from './state.ts';
 
 /** Any new value starts a run (the value is acknowledged in status.lastGarbageCollection.request). */
@@ -263,7 +264,6 @@ export class GarbageCollectionController {
 }
 
 const parseDurationSeconds = (d: string): number => parseDuration(d) / 1000;
-const since = (iso: string, now: Date) => now.getTime() - Date.parse(iso);
 
 /** Registers the garbage-collection controller (its informers are shared with the registry controller's). */
 export function setupGarbageCollectionController(manager: Manager, opts: GarbageCollectionOptions = {}) {

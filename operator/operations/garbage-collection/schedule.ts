@@ -39,15 +39,21 @@ export function scheduleDue(schedule: string | undefined, lastStart: Date | unde
   return false;
 }
 
+/** The first cron time of `schedule` strictly after `from`, looking up to a day ahead (undefined: none). */
+export function nextCronTime(schedule: string, from: Date): Date | undefined {
+  const task = matcher(schedule);
+  const first = Math.floor(from.getTime() / minuteMs) * minuteMs + minuteMs;
+  for (let t = first; t <= first + 24 * 60 * minuteMs; t += minuteMs) {
+    if (task.match(new Date(t))) return new Date(t);
+  }
+  return undefined;
+}
+
 /** Milliseconds until just after the next cron time of `schedule`, looking up to a day ahead (undefined: none). */
 export function msToNextRun(schedule: string | undefined, now: Date): number | undefined {
   if (schedule === undefined) return undefined;
-  const task = matcher(schedule);
-  const first = Math.floor(now.getTime() / minuteMs) * minuteMs + minuteMs;
-  for (let t = first; t <= first + 24 * 60 * minuteMs; t += minuteMs) {
-    if (task.match(new Date(t))) return t - now.getTime() + 1000;
-  }
-  return 24 * 60 * minuteMs;
+  const next = nextCronTime(schedule, now);
+  return next === undefined ? 24 * 60 * minuteMs : next.getTime() - now.getTime() + 1000;
 }
 
 /** True when no windows are set, or one opened at most `duration` before `now`. */

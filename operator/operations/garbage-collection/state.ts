@@ -16,6 +16,7 @@ import {
   ReadOnlyReason,
 } from '../../api/index.ts';
 import type { ReasonOf } from '../../api/index.ts';
+import { kubeTime, timedId } from '../../runtime/time.ts';
 
 export const operationType = 'GarbageCollection';
 
@@ -165,12 +166,11 @@ export function maintenanceReadOnly(operation: unknown): boolean {
   return op.phase === 'EnteringReadOnly' || op.phase === 'Collecting';
 }
 
-const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const since = (iso: string, now: Date) => now.getTime() - Date.parse(iso);
+export const since = (iso: string, now: Date) => now.getTime() - Date.parse(iso);
 
 /** A run id usable in a Job name: gc-<UTC yyyymmddhhmmss>. */
 export function runId(now: Date): string {
-  return `gc-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+  return timedId('gc', now);
 }
 
 /** The pods that do not report the wanted mode, for messages ("a (no answer: ...), b (read-write)"). */
@@ -251,7 +251,7 @@ function decideStart(obs: Observed): { trigger: Trigger; request?: string } | { 
 }
 
 function start(obs: Observed, trigger: Trigger, request: string | undefined, limits: Limits): Step {
-  const now = stamp(obs.now);
+  const now = kubeTime(obs.now);
   const id = runId(obs.now);
   const op: GcOperation = {
     type: operationType,
@@ -317,7 +317,7 @@ function running(
 }
 
 function phaseTo(op: GcOperation, phase: Phase, now: Date, extra: Partial<GcOperation>): GcOperation {
-  return { ...op, ...extra, phase, phaseStartTime: stamp(now) };
+  return { ...op, ...extra, phase, phaseStartTime: kubeTime(now) };
 }
 
 /** Ends the collecting part of the run: leave read-only (or finish at once in a dry run). */
@@ -348,7 +348,7 @@ function done(
     trigger: op.trigger,
     ...(op.request !== undefined ? { request: op.request } : {}),
     startTime: op.startTime,
-    completionTime: stamp(obs.now),
+    completionTime: kubeTime(obs.now),
     result: outcome.result,
     dryRun: op.dryRun,
     ...(outcome.manifestsDeleted !== undefined ? { manifestsDeleted: outcome.manifestsDeleted } : {}),

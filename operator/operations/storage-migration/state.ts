@@ -21,6 +21,7 @@
 // applies a reloaded config's read-only flag but keeps the storage driver it started with: so read-write is
 // only ever rendered once every pod runs the storage that is rendered (fleetOnTarget / fleetOnSource).
 import { ReadOnlyReason, type StorageSpec } from '../../api/index.ts';
+import { kubeTime, timedId } from '../../runtime/time.ts';
 import { unconfirmed, type PodMode } from '../garbage-collection/state.ts';
 import { storageInUse } from './in-use.ts';
 import {
@@ -57,7 +58,6 @@ const verifyCode = 'MIGRATE_VERIFY';
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
 
-const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const since = (iso: string | undefined, now: Date) =>
   iso === undefined ? 0 : now.getTime() - Date.parse(iso);
 const seconds = (ms: number) => Math.max(0, Math.round(ms / 1000));
@@ -65,7 +65,7 @@ const plural = (n: number, what: string) => `${String(n)} ${what}${n === 1 ? '' 
 
 /** A run id usable in Job names: mig-<UTC yyyymmddhhmmss>. */
 export function runId(now: Date): string {
-  return `mig-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+  return timedId('mig', now);
 }
 
 /** The Job name of the n-th Job of a run (base 36 keeps `<registry>-<name>` within 63 characters). */
@@ -103,7 +103,7 @@ function phaseTo(
   now: Date,
   extra: Partial<MigrationOperation> = {},
 ): MigrationOperation {
-  return { ...op, ...extra, phase, phaseStartTime: stamp(now) };
+  return { ...op, ...extra, phase, phaseStartTime: kubeTime(now) };
 }
 
 /** Numbers from a summary (anything else is ignored). */
@@ -220,7 +220,7 @@ function start(
   request: string | undefined,
   limits: Limits,
 ): Step {
-  const now = stamp(obs.now);
+  const now = kubeTime(obs.now);
   const id = runId(obs.now);
   const source = snapshot(served);
   const target = snapshot(spec);
@@ -267,7 +267,7 @@ function newJob(
   const timeoutSeconds =
     pass === 'sync' ? limits.syncTimeoutSeconds : Math.max(1, Math.ceil(budgetLeftMs(op, obs) / 1000));
   return [
-    { ...op, jobCount: n, jobName, job: 'Pending', jobStartTime: stamp(obs.now) },
+    { ...op, jobCount: n, jobName, job: 'Pending', jobStartTime: kubeTime(obs.now) },
     { type: 'createJob', jobName, pass, deleteExtra: pass === 'final', timeoutSeconds },
   ];
 }
@@ -296,7 +296,7 @@ function done(obs: Observed, op: MigrationOperation, outcome: Outcome, actions: 
     id: op.id,
     ...(op.request !== undefined ? { request: op.request } : {}),
     startTime: op.startTime,
-    completionTime: stamp(obs.now),
+    completionTime: kubeTime(obs.now),
     result: outcome.result,
     from: identityOf(op.source),
     to: identityOf(op.target),
@@ -484,7 +484,7 @@ function passDone(
     syncPasses: passes,
     roundPasses: op.roundPasses + 1,
     lastDelta: { objects, bytes, ...(durationMs !== undefined ? { durationMs } : {}) },
-    lastPassTime: stamp(obs.now),
+    lastPassTime: kubeTime(obs.now),
     copied: { objects: op.copied.objects + objects, bytes: op.copied.bytes + bytes },
     failures: 0,
     job: 'None',
@@ -526,7 +526,7 @@ function passFailed(
 
 function enterReadOnly(op: MigrationOperation, obs: Observed, limits: Limits): Step {
   const entering = phaseTo(op, 'EnteringReadOnly', obs.now, {
-    readOnlySince: stamp(obs.now),
+    readOnlySince: kubeTime(obs.now),
     job: 'None',
     message: `the last pass copied ${plural(op.lastDelta?.objects ?? 0, 'object')}; switching the registry to read-only for the final sync`,
   });
