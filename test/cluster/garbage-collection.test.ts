@@ -154,8 +154,8 @@ async function waitRecorded(request: string, timeoutMs = 600_000): Promise<LastR
  * The answer of every running registry pod, by its own address (not through the Service, which picks one), to
  * the start of a blob upload: 202 read-write, 405 read-only.
  */
-async function uploadStatusByPod(): Promise<Record<string, string>> {
-  const auth = await bearerFor(target, user, secret, 'repository:gc/keep:pull,push');
+async function uploadStatusByPod(auth?: Record<string, string>): Promise<Record<string, string>> {
+  auth ??= await bearerFor(target, user, secret, 'repository:gc/keep:pull,push');
   const pods = (await listObjects(cluster, ['pods', '-n', namespace, '-l', registrySelector])).filter(
     (p) => p.metadata.deletionTimestamp === undefined && p.status?.['phase'] === 'Running',
   );
@@ -393,12 +393,14 @@ describe('garbage collection by the operator on a real cluster', { concurrency: 
   test('faults: a registry pod that never confirms read-only: nothing collected, read-write restored, the status names the pod', async () => {
     const [stuck] = (await readyPods(cluster, namespace, registrySelector)).map((p) => p.metadata.name);
     assert.ok(stuck !== undefined);
+    // The token first: once a pod is stopped, a request through the Ingress may land on it and hang.
+    const auth = await bearerFor(target, user, secret, 'repository:gc/keep:pull,push');
     await signalPod(cluster, namespace, stuck, 'SIGSTOP');
     faults.push(`registry pod ${stuck} stopped (SIGSTOP) before entering read-only`);
     let op: Run;
     try {
       // The stopped pod no longer answers (curl times out), while the other one still does.
-      const answers = await uploadStatusByPod();
+      const answers = await uploadStatusByPod(auth);
       console.log(`after SIGSTOP of ${stuck}: ${JSON.stringify(answers)}`);
       assert.match(answers[stuck] ?? '', /^curl exit/, `the stopped pod answered ${String(answers[stuck])}`);
       await requestRun('stuck-pod');
