@@ -1,6 +1,7 @@
 // CleanupPolicy on a real single-node cluster (test/harness/cluster.ts): the operator from the image built from
 // the working tree, a ContainerRegistry behind the Ingress, images pushed with known creation dates (through
-// the API) and with a real Docker engine, and Pods that use two of the tags (one by tag, one by digest). A dry
+// the API) and with a real Docker engine, and running Pods, pulled by the node from the registry, that use two
+// of the tags (one by tag, one by digest). A dry
 // run reports what GitLab's algorithm would delete and deletes nothing; the real run deletes exactly those
 // tags, by tag, keeps the ones in use, and leaves other repositories alone; Docker pulls kept tags and not
 // deleted ones; 2,000 tags go in runs of maxTagsPerRun 500, oldest first, the operator killed during one;
@@ -8,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildScratchImage, removeClientState } from '../harness/clients.ts';
+import { buildPauseImage } from '../harness/cluster-images.ts';
 import {
   installRegistry,
   leaderPod,
@@ -107,6 +109,28 @@ async function tagsPresent(repo: string, tags: readonly string[]): Promise<strin
   return present;
 }
 
+/** The Pods that run tags of team/app: name, image reference, tag. */
+const inUsePods = () =>
+  [
+    ['by-tag', `${host}/team/app:v2`, 'v2'],
+    ['by-digest', `${host}/team/app@${digests['v3'] ?? ''}`, 'v3'],
+  ] as const;
+
+/** Waits until the Pod's container runs and returns the image ID containerd resolved for it. */
+function runningImageId(pod: string): Promise<string> {
+  return waitFor(
+    `pod apps/${pod} running`,
+    async () => {
+      const obj = await getObject(env.cluster, ['pod', '-n', 'apps', pod]);
+      const status = obj?.status as
+        { containerStatuses?: { imageID?: string; state?: { running?: unknown } }[] } | undefined;
+      const c = status?.containerStatuses?.[0];
+      return c?.state?.running !== undefined && c.imageID ? c.imageID : undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 1_000 },
+  );
+}
+
 const oldDate = (month: number) => new Date(Date.UTC(2020, month - 1, 1)).toISOString();
 
 describe('cleanup policies on a real cluster', { concurrency: false }, () => {
@@ -120,7 +144,7 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     await env?.cluster.down();
   });
 
-  test('a registry with tags of known dates, a docker-pushed image, and Pods using two of the tags', async () => {
+  test('a registry with tags of known dates, a docker-pushed image, and running Pods, pulled by the node, using two of the tags', async () => {
     ({ target, secret } = await installRegistry(env, {
       operatorNamespace: 'berth-system',
       namespace,
@@ -153,8 +177,13 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
       main: oldDate(5),
       v5: new Date(Date.now() - day).toISOString(),
     };
+    // v2 and v3 are runnable (the pause binary), so the Pods below really run them.
     for (const [tag, created] of Object.entries(dated)) {
-      digests[tag] = await pushApiImage(target, 'team/app', tag, auth, { created });
+      const image = tag === 'v2' || tag === 'v3' ? await buildPauseImage({ created }) : undefined;
+      digests[tag] = await pushApiImage(target, 'team/app', tag, auth, {
+        created,
+        ...(image !== undefined ? { image } : {}),
+      });
     }
     for (let i = 1; i <= 5; i++) {
       await pushApiImage(target, 'team/app', `w${String(i)}`, auth, { created: oldDate(i) });
@@ -165,19 +194,35 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     await buildScratchImage(env.dockerd.docker, `${host}/team/app:docker`, 1, { layerBytes: 64 * 1024 });
     await env.dockerd.docker(['push', `${host}/team/app:docker`], { timeoutMs: 300_000 });
 
-    // Pods that use v2 (by tag) and v3 (by digest). They cannot pull (the node does not resolve the registry's
-    // name) but a Pod's spec names what it runs: that is enough to keep the tags.
+    // Running Pods that use v2 (by tag) and v3 (by digest): the node's containerd pulls them through the
+    // Ingress with the bot's credentials, as any workload would.
+    await env.cluster.trustRegistry(host, target.ca);
     await kubectl(['create', 'namespace', 'apps']);
-    for (const [pod, image] of [
-      ['by-tag', `${host}/team/app:v2`],
-      ['by-digest', `${host}/team/app@${digests['v3'] ?? ''}`],
-    ] as const) {
+    const auths = {
+      [host]: { username: user, password: secret, auth: Buffer.from(`${user}:${secret}`).toString('base64') },
+    };
+    await apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'pull', namespace: 'apps' },
+      type: 'kubernetes.io/dockerconfigjson',
+      stringData: { '.dockerconfigjson': JSON.stringify({ auths }) },
+    });
+    for (const [pod, image] of inUsePods()) {
       await apply({
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name: pod, namespace: 'apps' },
-        spec: { containers: [{ name: 'app', image }] },
+        spec: {
+          containers: [{ name: 'app', image, resources: { requests: { cpu: '5m', memory: '8Mi' } } }],
+          imagePullSecrets: [{ name: 'pull' }],
+        },
       });
+    }
+    for (const [pod, , tag] of inUsePods()) {
+      const imageID = await runningImageId(pod);
+      console.log(`pod apps/${pod} runs ${tag}: ${imageID}`);
+      assert.ok(imageID.endsWith(`@${digests[tag] ?? ''}`), `${pod} runs ${tag}: ${imageID}`);
     }
   });
 
@@ -239,6 +284,10 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
       'w1',
     ]);
     assert.deepEqual(await tagsPresent('team/other', ['v1']), ['v1']);
+    for (const [pod, , tag] of inUsePods()) {
+      const imageID = await runningImageId(pod);
+      assert.ok(imageID.endsWith(`@${digests[tag] ?? ''}`), `${pod} still runs ${tag}: ${imageID}`);
+    }
     await env.dockerd.docker(['rmi', `${host}/team/app:docker`]);
     await env.dockerd.docker(['pull', `${host}/team/app:docker`], { timeoutMs: 120_000 });
     // Docker: a kept tag pulls, a deleted one is gone.

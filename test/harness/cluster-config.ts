@@ -28,6 +28,12 @@ export function paths(dir: string) {
     containerdRoot: `${dir}/containerd/root`,
     containerdState: `${dir}/containerd/state`,
     containerdSocket: `${dir}/containerd/containerd.sock`,
+    /** Per-registry settings of the node's containerd (hosts.toml and CA files), one folder per host. */
+    registryHostsDir: `${dir}/containerd/certs.d`,
+    /** The node's /etc/hosts, bind-mounted in the node's mount namespace. */
+    nodeHosts: `${dir}/node/hosts`,
+    /** The node's mount namespace (containerd and kubelet), kept by a bind mount of its nsfs file. */
+    nodeMountNamespace: `${dir}/node/mount-ns`,
     cniConfDir: `${dir}/cni/net.d`,
     cniDataDir: `${dir}/cni/networks`,
     kubeletConfig: `${dir}/kubelet/config.json`,
@@ -46,8 +52,8 @@ export function paths(dir: string) {
 
 /**
  * containerd's config: private root, state and socket; runc with cgroupfs (PID 1 is not systemd); the CRI
- * plugin's sandbox image is the locally imported pause image (nothing is ever pulled); the CNI config and
- * the pods' network namespaces live in the cluster directory. restrict_oom_score_adj: root here lacks
+ * plugin's sandbox image is the locally imported pause image (never pulled); the CNI config, the pods'
+ * network namespaces and the registries' hosts.toml files live in the cluster directory. restrict_oom_score_adj: root here lacks
  * CAP_SYS_RESOURCE, and without it runc fails with "can't get final child's PID from pipe: EOF".
  */
 export function containerdConfig(l: ClusterLayout, pauseImage: string): string {
@@ -78,6 +84,9 @@ state = "${p.containerdState}"
         BinaryName = "/usr/sbin/runc"
         # runc's state in the cluster folder, not /run/containerd/runc
         Root = "${l.dir}/containerd/runc"
+  # Registries the node pulls from (trustRegistry in cluster.ts): read at each pull, so hosts can be added later.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${p.registryHostsDir}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${p.cniConfDir}"

@@ -8,7 +8,7 @@
 import { chmod, copyFile, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exec, type ExecOptions, type ExecResult } from './exec.ts';
-import { blob, mediaTypes, sha256, tarFiles } from './oci-image.ts';
+import { blob, mediaTypes, sha256, tarFiles, type Blob, type BuiltImage } from './oci-image.ts';
 import { repoRoot } from './tools.ts';
 import type { Dockerd } from './dockerd.ts';
 
@@ -32,12 +32,15 @@ export async function pinnedNodeVersion(): Promise<string> {
   return v;
 }
 
-/** Writes the pause image as an OCI archive (a tar of an OCI image layout) that `ctr images import` reads. */
-export async function writePauseImageArchive(file: string): Promise<void> {
+/**
+ * The pause image: one uncompressed layer (tiny; no gzip keeps the diff id and the digest the same) holding the
+ * static pause binary, run as nobody. `created` sets the config's creation time (the cleanup tests push pause
+ * images with old dates, so Pods can really run a tag a policy would otherwise expire).
+ */
+export async function buildPauseImage(opts: { created?: string } = {}): Promise<BuiltImage> {
   const pause = await readFile(path.join(repoRoot, '.cache/bin/pause'));
   const layerTar = tarFiles([{ name: 'pause', content: pause, mode: 0o755 }]);
   const types = mediaTypes.oci;
-  // Uncompressed layer: it is tiny, and no gzip keeps the diff id and the digest the same.
   const layer = blob('application/vnd.oci.image.layer.v1.tar', layerTar);
   const config = blob(
     types.config,
@@ -45,6 +48,7 @@ export async function writePauseImageArchive(file: string): Promise<void> {
       JSON.stringify({
         architecture: 'amd64',
         os: 'linux',
+        ...(opts.created !== undefined ? { created: opts.created } : {}),
         config: { Entrypoint: ['/pause'], User: '65535:65535' },
         rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] },
       }),
@@ -61,6 +65,21 @@ export async function writePauseImageArchive(file: string): Promise<void> {
       }),
     ),
   );
+  return {
+    kind: 'image',
+    format: 'oci',
+    manifest,
+    config,
+    layers: [layer],
+    platform: { os: 'linux', architecture: 'amd64' },
+  };
+}
+
+/** Writes the pause image as an OCI archive (a tar of an OCI image layout) that `ctr images import` reads. */
+export async function writePauseImageArchive(file: string): Promise<void> {
+  const { manifest, config, layers } = await buildPauseImage();
+  const [layer] = layers as [Blob];
+  const types = mediaTypes.oci;
   const index = {
     schemaVersion: 2,
     mediaType: types.index,

@@ -6,10 +6,23 @@
 //
 // Network: every daemon except etcd and kube-apiserver runs in a network namespace of its own (netns.ts);
 // kube-apiserver listens on the host end of its veth pair, where both the host and the pods reach it.
+// containerd and kubelet also share a mount namespace of their own whose /etc/hosts is the cluster's, so the
+// node pulls from a registry behind the Ingress by its host name (`trustRegistry`), as a real node would
+// through DNS; sharing it keeps kubelet's volume mounts visible to runc.
 // Host hygiene: kubelet's per-cluster cgroup root, sysctls and the fixed paths it writes are recorded in the
 // state file before anything starts, and `down` puts them back (host-state.ts lists what; a test checks it).
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, readdir, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  rmdir,
+  writeFile,
+} from 'node:fs/promises';
 import { Resolver } from 'node:dns/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,6 +107,12 @@ export interface Cluster {
   helm(args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Imports a `docker save` / OCI archive into the node's containerd (namespace k8s.io). */
   importImages(archive: string): Promise<void>;
+  /**
+   * Lets the node pull from a registry served by the Ingress: `host` resolves to the Ingress address in the
+   * node's /etc/hosts and containerd trusts `caPem` for it (hosts.toml). Pods then pull `host/repo:tag` the
+   * normal way, with imagePullSecrets for credentials.
+   */
+  trustRegistry(host: string, caPem: string): Promise<void>;
   /** A hostPath PersistentVolume of class berth-local (the default class) for one claim. */
   createLocalVolume(name: string, size: string): Promise<void>;
   /**
@@ -193,6 +212,23 @@ async function removeCgroupRoot(name: string): Promise<void> {
     const root = path.join('/sys/fs/cgroup', h, name);
     if (existsSync(root)) throw new Error(`cannot remove cgroup ${root}`);
   }
+}
+
+/**
+ * A mount namespace kept by a bind mount of its nsfs file at `nsFile`, with `hostsFile` (a copy of the host's
+ * /etc/hosts to start with) bind-mounted on /etc/hosts. Mounts made in it (kubelet's volumes, containers'
+ * rootfs) stay in it and go with it; `unmountBelow` releases the nsfs file.
+ */
+async function createNodeMountNamespace(nsFile: string, hostsFile: string): Promise<void> {
+  await mkdir(path.dirname(nsFile), { recursive: true });
+  const base = await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1 localhost\n');
+  await writeFile(hostsFile, `${base.trimEnd()}\n`);
+  await writeFile(nsFile, '');
+  await exec(
+    '/usr/bin/unshare',
+    [`--mount=${nsFile}`, '--propagation=private', '/usr/bin/mount', '--bind', hostsFile, '/etc/hosts'],
+    { timeoutMs: 30_000 },
+  );
 }
 
 /** Unmounts everything below `dir`, deepest first (kubelet volumes, overlay rootfs, shm, pod netns). */
@@ -361,10 +397,13 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
     name: string,
     file: string,
     args: readonly string[],
-    where: 'host' | 'netns',
+    where: 'host' | 'netns' | 'node',
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<Daemon> => {
-    const [cmd, cmdArgs] = where === 'netns' ? inNamespace(netns, file, args) : [file, [...args]];
+    const [cmd, cmdArgs] =
+      where === 'host'
+        ? [file, [...args]]
+        : inNamespace(netns, file, args, where === 'node' ? p.nodeMountNamespace : undefined);
     const d = spawnLoggedDaemon(name, cmd, cmdArgs, {
       logFile: path.join(p.logs, `${name}.log`),
       env,
@@ -430,12 +469,13 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
     await writeFile(p.corefile, corefile(layout));
     await writeFile(p.resolvConf, `nameserver ${netns.nsAddress}\nsearch ${'cluster.local'}\n`);
 
-    // --- containerd, and the pause image in it
+    // --- the node's mount namespace, then containerd, and the pause image in it
+    await createNodeMountNamespace(p.nodeMountNamespace, p.nodeHosts);
     const containerd = await start(
       'containerd',
       binaries.containerd,
       ['--config', p.containerdConfig],
-      'netns',
+      'node',
     );
     const ctr = (args: readonly string[], execOpts: ExecOptions = {}) =>
       exec(binaries.ctr, ['--address', layout.containerdSocket, '--namespace', 'k8s.io', ...args], {
@@ -472,7 +512,7 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
         `--pod-infra-container-image=${pauseImage}`,
         '--v=1',
       ],
-      'netns',
+      'node',
     );
 
     // --- the rest of the control plane, in the namespace on its loopback
@@ -573,6 +613,17 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<Cluster> {
       helm: cp.helm,
       importImages: async (archive) => {
         await ctr(['images', 'import', '--no-unpack=false', archive]);
+      },
+      trustRegistry: async (host, caPem) => {
+        const hostDir = path.join(p.registryHostsDir, host);
+        await mkdir(hostDir, { recursive: true });
+        await writeFile(path.join(hostDir, 'ca.crt'), caPem);
+        await writeFile(
+          path.join(hostDir, 'hosts.toml'),
+          `server = "https://${host}"\n\n[host."https://${host}"]\n  capabilities = ["pull", "resolve"]\n  ca = "${path.join(hostDir, 'ca.crt')}"\n`,
+        );
+        // appendFile keeps the inode the node's bind mount shows.
+        await appendFile(p.nodeHosts, `${netns.nsAddress} ${host}\n`);
       },
       createLocalVolume: async (name, size) => {
         const hostPath = path.join(p.volumes, name);

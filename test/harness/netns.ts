@@ -21,13 +21,18 @@ export interface NetworkNamespace {
   nsAddress: string;
 }
 
-/** Command and arguments that run `file args` inside the namespace's network (and only its network). */
+/**
+ * Command and arguments that run `file args` inside the namespace's network (and only its network), or also
+ * inside the mount namespace kept at `mountNamespace`.
+ */
 export function inNamespace(
   ns: Pick<NetworkNamespace, 'path'>,
   file: string,
   args: readonly string[],
+  mountNamespace?: string,
 ): [string, string[]] {
-  return [nsenter, [`--net=${ns.path}`, '--', file, ...args]];
+  const mount = mountNamespace !== undefined ? [`--mount=${mountNamespace}`] : [];
+  return [nsenter, [`--net=${ns.path}`, ...mount, '--', file, ...args]];
 }
 
 /** Runs a command in the namespace and returns its stdout. */
