@@ -154,6 +154,7 @@ export async function buildRegistry(
   attachDebugServer(app, config.http.debug, { metrics: metrics.registry, driver, log });
   const notifications = new Dispatcher({
     endpoints: config.notifications.endpoints,
+    includeReferences: config.notifications.events.includereferences,
     port: parseListenAddress(config.http.addr).port,
     metrics: metrics.registry,
     logger: log,

@@ -6,7 +6,14 @@ import type { HandlerContext } from './context.ts';
 
 /** What a handler says about the object an event is about. */
 export type EventSubject =
-  | { kind: 'manifest'; repository: string; digest: string; mediaType: string; size: number; tag?: string }
+  | {
+      kind: 'manifest';
+      repository: string;
+      digest: string;
+      mediaType: string;
+      content: Buffer;
+      tag?: string;
+    }
   | { kind: 'blob'; repository: string; digest: string; size: number; fromRepository?: string }
   | { kind: 'deleted'; repository: string; digest?: string; tag?: string };
 
@@ -18,13 +25,17 @@ export function publishEvent(ctx: HandlerContext, action: EventAction, subject: 
   if (!notifier) return;
   notifier.publish({
     action,
-    target: eventTarget(ctx.request, subject),
+    target: eventTarget(ctx.request, subject, notifier.includeReferences),
     request: requestRecord(ctx.request),
     actor: ctx.auth.subject !== undefined ? { name: ctx.auth.subject } : {},
   });
 }
 
-function eventTarget(request: FastifyRequest, subject: EventSubject): EventTarget {
+function eventTarget(
+  request: FastifyRequest,
+  subject: EventSubject,
+  includeReferences: boolean,
+): EventTarget {
   const { repository } = subject;
   switch (subject.kind) {
     case 'deleted':
@@ -37,11 +48,12 @@ function eventTarget(request: FastifyRequest, subject: EventSubject): EventTarge
       return {
         mediaType: subject.mediaType,
         digest: subject.digest,
-        size: subject.size,
-        length: subject.size,
+        size: subject.content.length,
+        length: subject.content.length,
         repository,
         url: `${baseURL(request)}/v2/${repository}/manifests/${subject.digest}`,
         ...(subject.tag !== undefined ? { tag: subject.tag } : {}),
+        ...(includeReferences ? { references: manifestReferences(subject.content) } : {}),
       };
     case 'blob':
       return {
@@ -54,6 +66,18 @@ function eventTarget(request: FastifyRequest, subject: EventSubject): EventTarge
         url: `${baseURL(request)}/v2/${repository}/blobs/${subject.digest}`,
       };
   }
+}
+
+/** As Distribution's Manifest.References(): an image's config then its layers, or an index's manifests. */
+function manifestReferences(content: Buffer): unknown[] {
+  // The bytes were validated when they were pushed; only the descriptor lists are read here.
+  const body = JSON.parse(content.toString('utf8')) as {
+    config?: unknown;
+    layers?: unknown[];
+    manifests?: unknown[];
+  };
+  if (Array.isArray(body.manifests)) return body.manifests;
+  return [...(body.config !== undefined ? [body.config] : []), ...(body.layers ?? [])];
 }
 
 function requestRecord(request: FastifyRequest): RequestRecord {

@@ -77,7 +77,7 @@ export const getManifest: Handler<ManifestRoute> = async (ctx) => {
     repository: route.name,
     digest: manifest.digest,
     mediaType: manifest.mediaType,
-    size: manifest.content.length,
+    content: manifest.content,
     ...(isDigest(route.reference) ? {} : { tag: route.reference }),
   });
   return reply.send(manifest.content);
@@ -128,7 +128,7 @@ export const putManifest: Handler<ManifestRoute> = async (ctx) => {
     repository: name,
     digest: result.digest,
     mediaType: result.mediaType,
-    size: content.length,
+    content,
     ...('tag' in target ? { tag: target.tag } : {}),
   });
   return reply.send();

@@ -20,11 +20,14 @@ const defaultTimeoutMs = 1000;
 
 /** What request handlers publish to; absent when no endpoint is enabled. */
 export interface Notifier {
+  /** `events.includereferences`: manifest events list what the manifest references. */
+  readonly includeReferences: boolean;
   publish(draft: EventDraft): void;
 }
 
 export interface DispatcherOptions {
   endpoints: readonly EndpointConfig[];
+  includeReferences: boolean;
   /** The listen port, for the events' `source.addr` (`<hostname>:<port>`, as Distribution). */
   port: number;
   metrics: Registry;
@@ -35,8 +38,10 @@ export interface DispatcherOptions {
 export class Dispatcher implements Notifier {
   private readonly routes: { ignores: (event: NotificationEvent) => boolean; queue: EndpointQueue }[];
   private readonly source: SourceRecord;
+  readonly includeReferences: boolean;
 
   constructor(options: DispatcherOptions) {
+    this.includeReferences = options.includeReferences;
     const metrics = createNotificationMetrics(options.metrics);
     const log = options.logger.child({ component: 'notifications' });
     this.source = { addr: `${hostname()}:${options.port}`, instanceID: randomUUID() };

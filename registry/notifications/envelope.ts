@@ -20,6 +20,8 @@ export interface EventTarget {
   url?: string;
   /** Set when the manifest was pushed or pulled by tag, and on a tag delete. */
   tag?: string;
+  /** A manifest's config and layers, or an index's manifests, with `events.includereferences`. */
+  references?: unknown[];
 }
 
 export interface RequestRecord {

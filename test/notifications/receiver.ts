@@ -18,6 +18,9 @@ const eventSchema = z.strictObject({
     fromRepository: z.string().optional(),
     url: z.url().optional(),
     tag: z.string().optional(),
+    references: z
+      .array(z.looseObject({ mediaType: z.string(), digest: z.string(), size: z.int() }))
+      .optional(),
   }),
   request: z.strictObject({
     id: z.string().min(1),

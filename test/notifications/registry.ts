@@ -20,6 +20,7 @@ export interface NotifyingRegistry {
 
 export async function startNotifyingRegistry(
   endpoints: Record<string, unknown>[],
+  events: { includereferences?: boolean } = {},
 ): Promise<NotifyingRegistry> {
   const root = await mkdtemp(join(tmpdir(), 'berth-notify-'));
   const port = await freePort();
@@ -27,7 +28,7 @@ export async function startNotifyingRegistry(
     version: 0.1,
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
     http: { addr: `127.0.0.1:${port}` },
-    notifications: { endpoints },
+    notifications: { events, endpoints },
   });
   const { config, revision } = parseConfig(text, {});
   const registry = await buildRegistry(
