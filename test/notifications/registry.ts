@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { parseConfig } from '../../registry/config/load.ts';
 import { buildRegistry, type Registry } from '../../registry/serve.ts';
 import { freePort } from '../harness/ports.ts';
@@ -21,6 +21,7 @@ export interface NotifyingRegistry {
 export async function startNotifyingRegistry(
   endpoints: Record<string, unknown>[],
   events: { includereferences?: boolean } = {},
+  logger: Logger = pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' }),
 ): Promise<NotifyingRegistry> {
   const root = await mkdtemp(join(tmpdir(), 'berth-notify-'));
   const port = await freePort();
@@ -31,10 +32,7 @@ export async function startNotifyingRegistry(
     notifications: { events, endpoints },
   });
   const { config, revision } = parseConfig(text, {});
-  const registry = await buildRegistry(
-    { config, revision },
-    { logger: pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' }) },
-  );
+  const registry = await buildRegistry({ config, revision }, { logger });
   const url = await registry.listen();
   return {
     url,
