@@ -117,13 +117,14 @@ export class EndpointQueue {
       this.inFlight = head;
       const failure = await this.deliver(head.event);
       this.inFlight = undefined;
-      if (this.stopped) return;
       if (failure === undefined) {
         this.remove(head);
         this.metrics.sent.inc({ endpoint: this.settings.name });
         this.recovered();
         continue;
       }
+      // A delivery cut by close is neither a failure nor retried: close counts what is left as dropped.
+      if (this.stopped) return;
       this.failed(head, failure);
       if (this.consecutiveFailures >= this.settings.threshold) {
         await sleep(this.settings.backoffMs, undefined, { signal: this.stop.signal }).catch(() => undefined);
