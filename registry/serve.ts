@@ -7,7 +7,7 @@
 //
 // Shutdown (`close`): stop accepting, give the requests in flight `http.draintimeout` (default 10 s) to finish,
 // cut the rest (logging each), and remove the uploads those cuts left that no client can resume
-// (upload-writes.ts).
+// (upload-writes.ts); then queued notifications get a short flush (`notificationFlushMs`).
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -27,6 +27,7 @@ import { BlobDescriptorCache } from './store/blob-descriptors.ts';
 import { openAccess, type Authorizer } from './auth/types.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
 import { UploadPurger, uploadPurgingSettings } from './gc/upload-purger.ts';
+import { Dispatcher } from './notifications/dispatcher.ts';
 
 export function settingsFrom(config: RegistryConfig, revision: string): RegistrySettings {
   return {
@@ -58,6 +59,9 @@ export interface RunningRegistry {
 
 /** How long requests in flight may take to finish on shutdown when `http.draintimeout` is unset. */
 export const defaultDrainMs = 10_000;
+
+/** How long queued notifications may take to be delivered on shutdown, after the requests have drained. */
+export const notificationFlushMs = 5_000;
 
 /** Cut uploads whose write has not ended this long after the cut are left to upload purging. */
 const cutSettleMs = 5_000;
@@ -102,7 +106,7 @@ export interface Registry {
    * Takes a reloaded configuration: settings (read-only mode etc.) switch at once; token-auth keys are re-read,
    * or the verifier is rebuilt when `auth.token` itself changed. Never rejects: when the new auth settings cannot
    * be loaded the previous verifier stays in force and the error is logged. Storage and listen address changes
-   * need a restart.
+   * need a restart, and so do notification endpoint changes.
    */
   apply(next: Pick<LoadedConfig, 'config' | 'revision'>): Promise<void>;
   /** Listens on `http.addr` and starts the heartbeat; resolves with the address. */
@@ -148,6 +152,14 @@ export async function buildRegistry(
     ...(https ? { https } : {}),
   });
   attachDebugServer(app, config.http.debug, { metrics: metrics.registry, driver, log });
+  const notifications = new Dispatcher({
+    endpoints: config.notifications.endpoints,
+    includeReferences: config.notifications.events.includereferences,
+    port: parseListenAddress(config.http.addr).port,
+    metrics: metrics.registry,
+    logger: log,
+  });
+  if (notifications.enabled) services.notifier = notifications;
   const drain = new HttpDrain(app);
   const heartbeat = new HeartbeatWriter(driver, () => settings, log);
   const purging = uploadPurgingSettings(config.storage.maintenance.uploadpurging);
@@ -167,6 +179,7 @@ export async function buildRegistry(
   // verifier was built from (a change that failed to load leaves the previous verifier, and these, in force).
   let applying: Promise<void> = Promise.resolve();
   let authInForce = JSON.stringify(config.auth.token);
+  const notificationsInForce = config.notifications;
   async function applyAuth(next: RegistryConfig): Promise<void> {
     if (authInForce === JSON.stringify(next.auth.token)) {
       // Same settings: the key files may still have changed (a rotated certificate bundle).
@@ -217,6 +230,9 @@ export async function buildRegistry(
         );
         // Record the new mode at once: maintenance tools read it from storage before they act.
         await heartbeat.beat().catch((err: unknown) => log.warn({ err }, 'could not record the heartbeat'));
+        if (JSON.stringify(next.config.notifications) !== JSON.stringify(notificationsInForce)) {
+          log.warn('notification endpoint changes take effect at the next restart');
+        }
         await applyAuth(next.config);
       });
       return applying;
@@ -250,6 +266,7 @@ export async function buildRegistry(
           settleMs: cutSettleMs,
         });
       }
+      await notifications.close(notificationFlushMs);
       await purger?.stop();
       await heartbeat.stop();
       await applying;

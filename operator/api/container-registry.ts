@@ -436,15 +436,29 @@ export const notificationEndpointSchema = z.strictObject({
     localObjectReferenceSchema.optional(),
     'A Secret whose keys are header names and values header values (e.g. Authorization), for credentials.',
   ),
-  timeout: goDuration().default('1s'),
-  threshold: describe(z.int().min(0).max(1000).default(10), 'Failures before backing off.'),
-  backoff: goDuration().default('1s'),
-  ignoredMediaTypes: z.array(z.string().max(255)).max(64).optional(),
-  ignoredActions: z
-    .array(z.enum(['pull', 'push', 'delete', 'mount']))
-    .max(4)
-    .optional(),
-  disabled: z.boolean().default(false),
+  timeout: describe(goDuration().default('1s'), 'How long one delivery attempt may take.'),
+  threshold: describe(
+    z.int().min(0).max(1000).default(10),
+    'Consecutive failed attempts after which every retry first waits backoff.',
+  ),
+  backoff: describe(goDuration().default('1s'), 'The wait before a retry once threshold is reached.'),
+  maxRetries: describe(
+    z.int().min(0).max(1000).optional(),
+    'Retries of a failed event before it is dropped (and counted in registry_notifications_dropped_total); ' +
+      'unset: retried until delivered or pushed out of the queue of 1000 events.',
+  ),
+  ignoredMediaTypes: describe(
+    z.array(z.string().max(255)).max(64).optional(),
+    'Events whose target has one of these media types are not sent (blobs are application/octet-stream).',
+  ),
+  ignoredActions: describe(
+    z
+      .array(z.enum(['pull', 'push', 'delete', 'mount']))
+      .max(4)
+      .optional(),
+    'Events with these actions are not sent.',
+  ),
+  disabled: describe(z.boolean().default(false), 'Keep the endpoint configured but send it nothing.'),
 });
 export type NotificationEndpoint = z.infer<typeof notificationEndpointSchema>;
 
@@ -460,9 +474,11 @@ export const notificationsSchema = describe(
       'Include references (layers, index children) in events.',
     ),
   }),
-  'Webhook notifications in the Distribution envelope format. NOT DELIVERED YET: the section is validated and ' +
-    'rendered into the registry config, but the registry sends no webhook; with enabled endpoints the ' +
-    'Degraded condition says so (reason NotificationsNotDelivered).',
+  'Webhook notifications: every registry pod POSTs push, pull, mount and delete events of blobs and manifests ' +
+    'to each enabled endpoint in the Distribution envelope (application/vnd.docker.distribution.events.v1+json), ' +
+    'from a bounded in-memory queue per endpoint (events still queued when a pod stops get a short flush, then ' +
+    'are dropped). Delivery is reported in the registry metrics registry_notifications_{pending,sent_total,' +
+    'failed_total,dropped_total}.',
 );
 export type NotificationsSpec = z.infer<typeof notificationsSchema>;
 

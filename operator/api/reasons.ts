@@ -24,8 +24,6 @@ export const RegistryProblemReason = {
   ApplyFailed: 'ApplyFailed',
   /** An access-token Secret selected by spec.auth.accessTokensFrom holds something unusable (left out). */
   AccessTokensInvalid: 'AccessTokensInvalid',
-  /** spec.notifications has enabled endpoints, but the registry does not deliver webhooks yet. */
-  NotificationsNotDelivered: 'NotificationsNotDelivered',
 } as const;
 
 export const RegistryStorageReadyReason = {

@@ -16,7 +16,6 @@
 // slowly, since retrying the same request at once cannot help.
 import type { Logger } from 'pino';
 import { maintenanceReadOnly } from '../operations/garbage-collection/state.ts';
-import { unbuiltFeatures } from './unbuilt-features.ts';
 import { ConfigRenderError } from '../render/config.ts';
 import { MaterialError, type GeneratedMaterial } from '../render/material.ts';
 import { childNames, labelKeys } from '../render/names.ts';
@@ -146,7 +145,7 @@ export class ContainerRegistryReconciler {
         endpoint: rendered.endpoint,
         children: observeChildren(this.caches, cr, rendered.names, outcome.applied),
         missingSecrets: inputs.missingSecrets,
-        problems: [...refused, ...inputs.problems, ...unbuiltFeatures(cr)],
+        problems: [...refused, ...inputs.problems],
       },
       new Date(),
     );

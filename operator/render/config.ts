@@ -185,6 +185,7 @@ export function buildRegistryConfig(
         timeout: e.timeout,
         threshold: e.threshold,
         backoff: e.backoff,
+        ...(e.maxRetries !== undefined ? { maxretries: e.maxRetries } : {}),
         ignoredmediatypes: e.ignoredMediaTypes ?? [],
         ignore: { mediatypes: [], actions: e.ignoredActions ?? [] },
         disabled: e.disabled,

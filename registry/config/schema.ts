@@ -391,10 +391,7 @@ const endpointSchema = z.strictObject({
   // Distribution's notification defaults when these are unset.
   timeout: durationSchema.default('1s'),
   threshold: z.int().min(0).default(10),
-  /**
-   * GitLab's key: how often an event is retried before it is dropped. Kept in the parsed config for the sender;
-   * Berth does not deliver notifications yet (see README).
-   */
+  /** GitLab's key: how often a failed event is retried before it is dropped; unset, until it is delivered. */
   maxretries: z.int().min(0).optional(),
   backoff: durationSchema.default('1s'),
   ignoredmediatypes: z.array(z.string()).default([]),

@@ -4,6 +4,7 @@ import { parseDigest } from '../digest.ts';
 import { repository, type Handler, type Services } from './context.ts';
 import { parseRangeHeader } from './ranges.ts';
 import type { Route } from './routes.ts';
+import { publishEvent } from './events.ts';
 
 type BlobRoute = Extract<Route, { kind: 'blob' }>;
 
@@ -30,16 +31,22 @@ async function describeBlob(
   return { linked, size };
 }
 
-export const getBlob: Handler<BlobRoute> = async ({ request, reply, route, services }) => {
+export const getBlob: Handler<BlobRoute> = async (ctx) => {
+  const { request, reply, route, services } = ctx;
   const { digest, name } = route;
   parseDigest(digest);
   const { linked, size } = await describeBlob(services, name, digest);
   if (!linked || size === null) throw blobUnknown(digest);
+  // Pull events for downloads only: HEAD is how clients check what a push can skip.
+  const pulled = () => {
+    if (request.method === 'GET') publishEvent(ctx, 'pull', { kind: 'blob', repository: name, digest, size });
+  };
 
   if (!services.settings().redirectDisabled) {
     const url = await services.blobs.redirectURL(digest, request.method === 'HEAD' ? 'HEAD' : 'GET');
     if (url) {
       reply.code(307).header('Location', url).header('Docker-Content-Digest', digest);
+      pulled();
       return reply.send();
     }
   }
@@ -64,7 +71,10 @@ export const getBlob: Handler<BlobRoute> = async ({ request, reply, route, servi
   const status = range ? 206 : 200;
   if (range) reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   reply.header('Content-Length', String(range ? range.end - range.start + 1 : size));
-  if (size === 0) return reply.code(status).send('');
+  if (size === 0) {
+    pulled();
+    return reply.code(status).send('');
+  }
   // The blob store writes straight into the socket (from reused buffers where the driver can): take over the
   // response from fastify, keeping the headers set so far. onResponse hooks (metrics) still run.
   reply.hijack();
@@ -73,13 +83,15 @@ export const getBlob: Handler<BlobRoute> = async ({ request, reply, route, servi
   try {
     await services.blobs.copyTo(digest, raw, range ? { offset: range.start, end: range.end } : undefined);
     raw.end();
+    pulled();
   } catch (err) {
     request.log.info({ err, digest }, 'blob download ended early');
     raw.destroy();
   }
 };
 
-export const deleteBlob: Handler<BlobRoute> = async ({ reply, route, services }) => {
+export const deleteBlob: Handler<BlobRoute> = async (ctx) => {
+  const { reply, route, services } = ctx;
   const { digest, name } = route;
   parseDigest(digest);
   if (!services.settings().deleteEnabled) throw deleteDisabled();
@@ -88,6 +100,8 @@ export const deleteBlob: Handler<BlobRoute> = async ({ reply, route, services })
   await repo.unlinkLayer(digest);
   services.descriptors?.forgetLink(name, digest);
   reply.code(202).header('Docker-Content-Digest', digest).header('Content-Length', '0');
+  // Published before the response, so a client's next request cannot overtake it in the queue.
+  publishEvent(ctx, 'delete', { kind: 'deleted', repository: name, digest });
   return reply.send();
 };
 

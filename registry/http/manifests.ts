@@ -10,6 +10,7 @@ import { repository, type Handler, type Services } from './context.ts';
 import { deleteDisabled } from './blobs.ts';
 import { negotiate, parseAccept } from './negotiate.ts';
 import type { Route } from './routes.ts';
+import { publishEvent } from './events.ts';
 
 type ManifestRoute = Extract<Route, { kind: 'manifest' }>;
 
@@ -48,7 +49,8 @@ async function defaultPlatform(
   return manifest;
 }
 
-export const getManifest: Handler<ManifestRoute> = async ({ request, reply, route, services }) => {
+export const getManifest: Handler<ManifestRoute> = async (ctx) => {
+  const { request, reply, route, services } = ctx;
   const repo = repository(services, route.name);
   let manifest = await resolve(services, repo, route.reference);
   const accepted = parseAccept(request.headers.accept);
@@ -70,6 +72,14 @@ export const getManifest: Handler<ManifestRoute> = async ({ request, reply, rout
     .header('Docker-Content-Digest', manifest.digest)
     .header('ETag', `"${manifest.digest}"`);
   if (request.method === 'HEAD') return reply.send();
+  publishEvent(ctx, 'pull', {
+    kind: 'manifest',
+    repository: route.name,
+    digest: manifest.digest,
+    mediaType: manifest.mediaType,
+    content: manifest.content,
+    ...(isDigest(route.reference) ? {} : { tag: route.reference }),
+  });
   return reply.send(manifest.content);
 };
 
@@ -99,7 +109,8 @@ function manifestTarget(reference: string): { digest: string; algorithm: DigestA
   return { tag: reference };
 }
 
-export const putManifest: Handler<ManifestRoute> = async ({ request, reply, route, services }) => {
+export const putManifest: Handler<ManifestRoute> = async (ctx) => {
+  const { request, reply, route, services } = ctx;
   const { name, reference } = route;
   const repo = repository(services, name);
   const target = manifestTarget(reference);
@@ -111,20 +122,32 @@ export const putManifest: Handler<ManifestRoute> = async ({ request, reply, rout
     .header('Docker-Content-Digest', result.digest)
     .header('Content-Length', '0');
   if (result.subject) reply.header('OCI-Subject', result.subject);
+  // Published before the response, so a client's next request cannot overtake it in the queue.
+  publishEvent(ctx, 'push', {
+    kind: 'manifest',
+    repository: name,
+    digest: result.digest,
+    mediaType: result.mediaType,
+    content,
+    ...('tag' in target ? { tag: target.tag } : {}),
+  });
   return reply.send();
 };
 
-export const deleteManifest: Handler<ManifestRoute> = async ({ reply, route, services }) => {
+export const deleteManifest: Handler<ManifestRoute> = async (ctx) => {
+  const { reply, route, services } = ctx;
   if (!services.settings().deleteEnabled) throw deleteDisabled();
   const repo = repository(services, route.name);
   const { reference } = route;
   if (isDigest(reference) || reference.includes(':')) {
     parseDigest(reference);
     await services.manifests.delete(repo, reference);
+    publishEvent(ctx, 'delete', { kind: 'deleted', repository: route.name, digest: reference });
   } else {
     // Deleting by tag removes the tag only (Distribution v3); the manifest stays reachable by digest.
     checkTag(reference);
     if (!(await repo.untag(reference))) throw manifestUnknown(reference);
+    publishEvent(ctx, 'delete', { kind: 'deleted', repository: route.name, tag: reference });
   }
   reply.code(202).header('Content-Length', '0');
   return reply.send();

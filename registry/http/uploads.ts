@@ -8,6 +8,7 @@ import { rangeInvalid, type UploadStatus } from '../store/uploads.ts';
 import { queryParam, repository, type Handler } from './context.ts';
 import { parseContentRange } from './ranges.ts';
 import type { Route } from './routes.ts';
+import { publishEvent } from './events.ts';
 
 type UploadsRoute = Extract<Route, { kind: 'uploads' }>;
 type UploadRoute = Extract<Route, { kind: 'upload' }>;
@@ -57,7 +58,8 @@ function hasBody(request: FastifyRequest): boolean {
   return request.headers['transfer-encoding'] !== undefined;
 }
 
-export const startUpload: Handler<UploadsRoute> = async ({ request, reply, route, services, auth }) => {
+export const startUpload: Handler<UploadsRoute> = async (ctx) => {
+  const { request, reply, route, services, auth } = ctx;
   const { name } = route;
   const repo = repository(services, name);
 
@@ -69,8 +71,16 @@ export const startUpload: Handler<UploadsRoute> = async ({ request, reply, route
     // Without pull access to the source, a mount silently becomes a normal upload (as Distribution does).
     if (auth.allows({ type: 'repository', name: from, actions: ['pull'] })) {
       const source = repository(services, from);
-      if ((await source.hasLayer(mount)) && (await services.blobs.size(mount)) !== null) {
+      const size = (await source.hasLayer(mount)) ? await services.blobs.size(mount) : null;
+      if (size !== null) {
         await repo.linkLayer(mount);
+        publishEvent(ctx, 'mount', {
+          kind: 'blob',
+          repository: name,
+          digest: mount,
+          size,
+          fromRepository: from,
+        });
         return sendBlobCreated(reply, name, mount);
       }
     }
@@ -82,13 +92,22 @@ export const startUpload: Handler<UploadsRoute> = async ({ request, reply, route
 
   // Monolithic upload: the whole blob in this request.
   const algorithm = parseDigest(digest);
+  let size: number;
   try {
-    await services.uploads.complete(name, upload.id, digest, algorithm, request.raw, contentLength(request));
+    size = await services.uploads.complete(
+      name,
+      upload.id,
+      digest,
+      algorithm,
+      request.raw,
+      contentLength(request),
+    );
   } catch (err) {
     await services.uploads.cancel(name, upload.id).catch(() => undefined);
     throw err;
   }
   await repo.linkLayer(digest);
+  publishEvent(ctx, 'push', { kind: 'blob', repository: name, digest, size });
   return sendBlobCreated(reply, name, digest);
 };
 
@@ -116,7 +135,8 @@ export const patchUpload: Handler<UploadRoute> = async ({ request, reply, route,
   return sendUploadState(reply, name, { id, size }, 202);
 };
 
-export const finishUpload: Handler<UploadRoute> = async ({ request, reply, route, services }) => {
+export const finishUpload: Handler<UploadRoute> = async (ctx) => {
+  const { request, reply, route, services } = ctx;
   const { name, id } = route;
   const digest = queryParam(request, 'digest');
   if (digest === undefined) {
@@ -131,7 +151,7 @@ export const finishUpload: Handler<UploadRoute> = async ({ request, reply, route
       throw rangeInvalid(size, 'final chunk does not start where the upload ends');
     }
   }
-  await services.uploads.complete(
+  const size = await services.uploads.complete(
     name,
     id,
     digest,
@@ -140,6 +160,7 @@ export const finishUpload: Handler<UploadRoute> = async ({ request, reply, route
     body ? contentLength(request) : undefined,
   );
   await repository(services, name).linkLayer(digest);
+  publishEvent(ctx, 'push', { kind: 'blob', repository: name, digest, size });
   return sendBlobCreated(reply, name, digest);
 };
 

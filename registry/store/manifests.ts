@@ -13,6 +13,7 @@ export interface StoredManifest extends CachedManifest {
 
 export interface PutManifestResult {
   digest: string;
+  mediaType: string;
   subject?: string;
 }
 
@@ -71,7 +72,11 @@ export class ManifestStore {
     await repo.linkManifest(digest);
     if (parsed.subject) await repo.addReferrer(parsed.subject.digest, digest);
     if (reference.tag !== undefined) await repo.tag(reference.tag, digest);
-    return { digest, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
+    return {
+      digest,
+      mediaType: parsed.mediaType,
+      ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
+    };
   }
 
   /** Deletes a manifest revision from a repository, with every tag that points at it (Distribution v3). */

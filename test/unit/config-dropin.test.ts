@@ -1,7 +1,8 @@
 // Keys a GitLab or Distribution config.yml carries that Berth must take as they are: each is accepted, refused
-// with a message naming it when it contradicts another, and has its effect (or, for notifications, is kept in
-// the parsed config for the sender). The Azure root prefix is exercised against Azurite in
-// test/storage/azure-driver.test.ts and http.debug against a real process in test/registry/debug-server.test.ts.
+// with a message naming it when it contradicts another, and has its effect. The Azure root prefix is exercised
+// against Azurite in test/storage/azure-driver.test.ts, http.debug against a real process in
+// test/registry/debug-server.test.ts, and maxretries' effect against a real endpoint in
+// test/notifications/hanging-endpoint.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, parseConfig } from '../../registry/config/load.ts';
@@ -181,7 +182,7 @@ describe('notifications.endpoints[].maxretries (GitLab)', () => {
       extra,
     ].join('\n');
 
-  test('is accepted and kept in the parsed config; unset stays unset', () => {
+  test('is accepted into the parsed config; unset stays unset', () => {
     assert.equal(parse(endpoint('      maxretries: 5')).notifications.endpoints[0]?.maxretries, 5);
     assert.equal(parse(endpoint('      maxretries: 0')).notifications.endpoints[0]?.maxretries, 0);
     assert.equal(parse(endpoint('')).notifications.endpoints[0]?.maxretries, undefined);
