@@ -27,6 +27,8 @@ import { BlobDescriptorCache } from './store/blob-descriptors.ts';
 import { openAccess, type Authorizer } from './auth/types.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
 import { UploadPurger, uploadPurgingSettings } from './gc/upload-purger.ts';
+import { createUsageMetrics } from './usage/metrics.ts';
+import { UsageScanner } from './usage/scanner.ts';
 
 export function settingsFrom(config: RegistryConfig, revision: string): RegistrySettings {
   return {
@@ -148,6 +150,17 @@ export async function buildRegistry(
     ...(https ? { https } : {}),
   });
   attachDebugServer(app, config.http.debug, { metrics: metrics.registry, driver, log });
+  const usageIntervalMs = parseDuration(config.berth.usage.interval);
+  const usage =
+    usageIntervalMs > 0
+      ? new UsageScanner({
+          driver,
+          intervalMs: usageIntervalMs,
+          metrics: createUsageMetrics(metrics.registry),
+          logger: log.child({ component: 'usage' }),
+        })
+      : undefined;
+  if (usage) services.usage = usage;
   const drain = new HttpDrain(app);
   const heartbeat = new HeartbeatWriter(driver, () => settings, log);
   const purging = uploadPurgingSettings(config.storage.maintenance.uploadpurging);
@@ -226,6 +239,7 @@ export async function buildRegistry(
       const address = await app.listen({ host, port });
       await heartbeat.start();
       purger?.start();
+      usage?.start();
       log.info(
         { address, revision: settings.revision, storage: driver.name, readOnly: settings.readOnly },
         'registry listening',
@@ -251,6 +265,7 @@ export async function buildRegistry(
         });
       }
       await purger?.stop();
+      await usage?.stop();
       await heartbeat.stop();
       await applying;
       await services.authorizer.close();

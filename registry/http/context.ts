@@ -8,6 +8,7 @@ import type { BlobDescriptorCache } from '../store/blob-descriptors.ts';
 import { Repository } from '../store/repository.ts';
 import type { AuthContext, Authorizer } from '../auth/types.ts';
 import type { Route } from './routes.ts';
+import type { UsageSource } from './usage.ts';
 
 /** The parts of the configuration the HTTP layer reads on every request; swapped whole on reload. */
 export interface RegistrySettings {
@@ -28,6 +29,8 @@ export interface Services {
   settings: () => RegistrySettings;
   /** `storage.cache.blobdescriptor: inmemory`; see blob-descriptors.ts for when it may be used. */
   descriptors?: BlobDescriptorCache;
+  /** The periodic storage usage scan; absent when `berth.usage.interval` is 0. */
+  usage?: UsageSource;
 }
 
 export function repository(services: Services, name: string): Repository {
