@@ -564,6 +564,24 @@ export const garbageCollectionResultSchema = z.strictObject({
   message: z.string().max(32768).optional(),
 });
 
+/** How many repositories status.usage lists (the largest). */
+export const usageTopRepositories = 10;
+
+export const storageUsageStatusSchema = z.strictObject({
+  totalBytes: describe(
+    z.int().min(0),
+    'Bytes of every blob some repository holds, each counted once however many repositories share it.',
+  ),
+  repositories: describe(
+    z
+      .array(z.strictObject({ name: z.string().min(1).max(255), bytes: z.int().min(0) }))
+      .max(usageTopRepositories),
+    `The ${String(usageTopRepositories)} largest repositories: the bytes of the distinct blobs each holds.`,
+  ),
+  scannedAt: describe(timestamp, "When the registry's usage scan these numbers come from finished."),
+});
+export type StorageUsageStatus = z.infer<typeof storageUsageStatusSchema>;
+
 export const containerRegistryStatusSchema = z.strictObject({
   observedGeneration: z.int().min(0).optional(),
   conditions: conditionsSchema.optional(),
@@ -580,6 +598,10 @@ export const containerRegistryStatusSchema = z.strictObject({
   ),
   lastGarbageCollection: garbageCollectionResultSchema.optional(),
   operation: describe(operationStatusSchema.optional(), 'The maintenance operation in progress, if any.'),
+  usage: describe(
+    storageUsageStatusSchema.optional(),
+    'Storage used, from the registry (GET /berth/v1/usage), copied at its scan interval (10m).',
+  ),
 });
 export type ContainerRegistryStatus = z.infer<typeof containerRegistryStatusSchema>;
 
