@@ -45,6 +45,8 @@ describe('usage controller (real kube-apiserver)', () => {
   let manager: Manager | undefined;
   let open: TestRegistry | undefined;
   let registry: TestRegistry | undefined;
+  /** A replica whose first scan has not finished: it answers 503 with Retry-After. */
+  let early: TestRegistry | undefined;
   let authorizer: TokenAuthorizer | undefined;
   let dir: string | undefined;
   let expected: Omit<UsageStatus, 'scannedAt'>;
@@ -74,13 +76,14 @@ describe('usage controller (real kube-apiserver)', () => {
     };
     await applyStatusAs(k(), obj, { conditions: [condition] }, 'test-readiness');
   };
-  /** Answered requests to /berth/v1/usage so far. */
-  const usageRequests = async (): Promise<number> => {
-    assert.ok(registry);
-    const m = /^registry_http_requests_total\{method="GET",route="usage",code="200"\} (\d+)$/m.exec(
-      await registry.metrics(),
+  /** Requests to /berth/v1/usage a registry answered with `code` so far. */
+  const usageRequests = async (of: TestRegistry | undefined, code = 200): Promise<number> => {
+    assert.ok(of);
+    const pattern = new RegExp(
+      `^registry_http_requests_total\\{method="GET",route="usage",code="${String(code)}"\\} (\\d+)$`,
+      'm',
     );
-    return Number(m?.[1] ?? 0);
+    return Number(pattern.exec(await of.metrics())?.[1] ?? 0);
   };
 
   before(
@@ -120,6 +123,11 @@ describe('usage controller (real kube-apiserver)', () => {
         usage: { intervalMs: 3_600_000 },
       });
       await registry.usage?.scanNow();
+      early = await startTestRegistry({
+        authorizer,
+        driver: open.services.driver,
+        usage: { intervalMs: 3_600_000 },
+      });
 
       cp = await startControlPlane();
       const crdDir = path.join(repoRoot, 'crds');
@@ -135,11 +143,17 @@ describe('usage controller (real kube-apiserver)', () => {
       client = KubeClient.load(cp.kubeconfigPath);
       await createRegistry('idle', false);
       await createRegistry('ready', true);
+      await createRegistry('early', true);
 
       manager = new Manager({ client, logger: pino({ level: 'silent' }), leaderElection: false });
-      const url = registry.url;
+      const urls = new Map([
+        // Both would be answered by the same replica: its request count shows the idle one is not asked.
+        ['ready', registry.url],
+        ['idle', registry.url],
+        ['early', early.url],
+      ]);
       setupUsageController(manager, {
-        registryUrl: () => url,
+        registryUrl: (ref) => urls.get(ref.name) ?? 'http://127.0.0.1:9',
         tokenSigner: () =>
           Promise.resolve(async (access, lifetimeSeconds = 300) => {
             return (await signer.signAccessToken({ issuer, service, access, lifetimeSeconds })).token;
@@ -156,6 +170,7 @@ describe('usage controller (real kube-apiserver)', () => {
     client?.close();
     await cp?.stop();
     await registry?.close();
+    await early?.close();
     await open?.close();
     await authorizer?.close();
     if (dir) await removeTempDir(dir);
@@ -179,7 +194,23 @@ describe('usage controller (real kube-apiserver)', () => {
 
   it('asks once per poll interval, and never for a registry that is not Ready', async () => {
     await sleep(3_000);
-    assert.equal(await usageRequests(), 1, 'one request: the status write did not bring another');
+    assert.equal(
+      await usageRequests(registry),
+      1,
+      'one request, for the Ready registry: its status write did not bring another, the idle one was not asked',
+    );
     assert.equal((await getRegistry('idle'))?.status?.usage, undefined);
+  });
+
+  it('asks again at the Retry-After of a registry whose first scan has not finished', async () => {
+    assert.ok((await usageRequests(early, 503)) >= 1, 'asked, and told to come back');
+    assert.equal((await getRegistry('early'))?.status?.usage, undefined);
+    await early?.usage?.scanNow();
+    const usage = await waitFor(
+      'status.usage after the first scan',
+      async () => (await getRegistry('early'))?.status?.usage,
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(usage.totalBytes, expected.totalBytes);
   });
 });
