@@ -11,7 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthRequestInfo } from '../auth/types.ts';
 import { RegistryError } from '../errors.ts';
 import { checkName } from '../names.ts';
-import type { UsageSnapshot } from '../usage/scan.ts';
+import type { RepositoryUsage, UsageSnapshot } from '../usage/scan.ts';
 import { requiredAccess } from './access.ts';
 import { repository, type Services } from './context.ts';
 import { parsePage } from './listing.ts';
@@ -53,6 +53,18 @@ function lastScan(services: Services): UsageSnapshot {
   return snapshot;
 }
 
+const indexes = new WeakMap<UsageSnapshot, Map<string, RepositoryUsage>>();
+
+/** The snapshot's repositories by name, built once per snapshot (a registry may hold many thousands). */
+function repositoryIndex(snapshot: UsageSnapshot): Map<string, RepositoryUsage> {
+  let index = indexes.get(snapshot);
+  if (!index) {
+    index = new Map(snapshot.repositories.map((repo) => [repo.name, repo]));
+    indexes.set(snapshot, index);
+  }
+  return index;
+}
+
 /** Seconds until the scan after `snapshot` should have finished (it starts an interval after the last one). */
 function secondsToNextScan(snapshot: UsageSnapshot, intervalMs: number): number {
   const due = snapshot.scannedAt.getTime() + intervalMs + snapshot.cost.durationMs;
@@ -73,7 +85,7 @@ export async function repositoryUsage(
     info,
   );
   const snapshot = lastScan(services);
-  const usage = snapshot.repositories.find((repo) => repo.name === name);
+  const usage = repositoryIndex(snapshot).get(name);
   if (!usage) {
     if (!(await repository(services, name).exists())) {
       throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { detail: { name } });

@@ -57,6 +57,8 @@ export interface UsageSnapshot {
 export interface ScanOptions {
   /** Storage operations in flight at once (default 4: the scan runs beside live traffic). */
   concurrency?: number;
+  /** Stops the scan (the registry shutting down): it rejects with the signal's reason. */
+  signal?: AbortSignal;
   now?: () => number;
 }
 
@@ -90,7 +92,9 @@ export async function scanUsage(storage: StorageDriver, options: ScanOptions = {
   const io = new Limiter(concurrency);
 
   const links: RepositoryLinks[] = [];
+  const signal = options.signal;
   await walkRepositories(driver, io, concurrency, async (repo) => {
+    signal?.throwIfAborted();
     if (!repo.hasLayers && !repo.hasManifests) return;
     const [layers, manifests] = await Promise.all([
       repo.hasLayers ? linkedDigests(driver, io, concurrency, paths.layersRoot(repo.name)) : [],
@@ -103,6 +107,7 @@ export async function scanUsage(storage: StorageDriver, options: ScanOptions = {
   for (const repo of links) for (const digest of [...repo.layers, ...repo.manifests]) sizes.set(digest, null);
   const blobs = new BlobStore(driver);
   await forEachConcurrent([...sizes.keys()], concurrency, async (digest) => {
+    signal?.throwIfAborted();
     sizes.set(digest, await io.run(() => blobs.size(digest)));
   });
 

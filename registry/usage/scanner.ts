@@ -22,6 +22,8 @@ export class UsageScanner {
   private running: Promise<UsageSnapshot> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Aborted by stop(): a scan of a large store must not hold up shutdown. */
+  private stopping = new AbortController();
 
   constructor(options: UsageScannerOptions) {
     this.options = options;
@@ -41,12 +43,14 @@ export class UsageScanner {
 
   start(): void {
     this.stopped = false;
+    this.stopping = new AbortController();
     this.schedule(0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.stopping.abort(new Error('the registry is stopping'));
     await this.running?.catch(() => undefined);
   }
 
@@ -56,6 +60,7 @@ export class UsageScanner {
       this.scanNow().then(
         () => this.schedule(this.intervalMs),
         (err: unknown) => {
+          if (this.stopped) return;
           this.options.logger.error({ err }, 'usage scan failed; the previous result stays served');
           this.schedule(this.intervalMs);
         },
@@ -67,7 +72,10 @@ export class UsageScanner {
 
   private async scan(): Promise<UsageSnapshot> {
     const { driver, concurrency, metrics, logger } = this.options;
-    const snapshot = await scanUsage(driver, concurrency !== undefined ? { concurrency } : {});
+    const snapshot = await scanUsage(driver, {
+      signal: this.stopping.signal,
+      ...(concurrency !== undefined ? { concurrency } : {}),
+    });
     this.snapshot = snapshot;
     metrics.record(snapshot);
     logger.info({ totalBytes: snapshot.totalBytes, ...snapshot.cost }, 'usage scan finished');
