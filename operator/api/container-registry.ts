@@ -500,6 +500,21 @@ export const containerRegistrySpecSchema = withRules(
       'When read-only phases (the GC sweep, the final sync of a storage migration) may start; unset or empty: any time.',
     ),
     notifications: notificationsSchema.optional(),
+    usage: describe(
+      z
+        .strictObject({
+          enabled: describe(
+            z.boolean().default(true),
+            'Scan the storage for usage (false: no scans, no status.usage).',
+          ),
+          interval: describe(
+            goDuration({ min: '1m' }).default('10m'),
+            'Time between the registry’s storage usage scans; the operator copies each result into status.usage.',
+          ),
+        })
+        .optional(),
+      'Storage usage per repository (GET /berth/v1/usage, status.usage). Unset: scans every 10m.',
+    ),
     deletionPolicy: describe(
       z.enum(deletionPolicies).default('Retain'),
       'What happens to the stored images when the ContainerRegistry is deleted: Retain keeps the PersistentVolumeClaim (bucket data is never touched); Delete removes the claim the operator created.',
@@ -600,7 +615,7 @@ export const containerRegistryStatusSchema = z.strictObject({
   operation: describe(operationStatusSchema.optional(), 'The maintenance operation in progress, if any.'),
   usage: describe(
     storageUsageStatusSchema.optional(),
-    'Storage used, from the registry (GET /berth/v1/usage), copied at its scan interval (10m).',
+    'Storage used, from the registry (GET /berth/v1/usage), copied at its scan interval (spec.usage.interval).',
   ),
 });
 export type ContainerRegistryStatus = z.infer<typeof containerRegistryStatusSchema>;

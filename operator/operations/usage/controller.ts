@@ -1,8 +1,7 @@
 // The storage usage controller: copies a registry's usage (GET /berth/v1/usage, the registry's own periodic
 // scan) into ContainerRegistry status.usage, the total and the 10 largest repositories. Like every controller
-// it runs only while this replica leads. It asks at most once per poll interval per registry (the registry's
-// default scan interval, 10m: asking more often would only read the same scan again), only while the registry
-// is Ready, with a token it signs itself for `registry:catalog:*` only; status.usage is written by
+// it runs only while this replica leads. It asks at most once per scan interval per registry (spec.usage,
+// default 10m: asking more often would only read the same scan again), only while the registry is Ready, with a token it signs itself for `registry:catalog:*` only; status.usage is written by
 // server-side apply under its own field manager, so the registry reconciler's status fields are not touched.
 import type { Logger } from 'pino';
 import type { AccessRequest } from '../../../registry/auth/types.ts';
@@ -13,7 +12,8 @@ import { describeError } from '../../runtime/errors.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import type { Condition, KubeObject } from '../../runtime/objects.ts';
-import { ContainerRegistryKind } from '../../reconcile/registry-api.ts';
+import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
+import { parseDuration } from '../../../registry/config/schema.ts';
 import { applyStatusAs } from '../status-apply.ts';
 import {
   registryServiceUrl,
@@ -21,13 +21,13 @@ import {
   type RegistryRef,
   type RegistryTokenSigner,
 } from '../registry-access.ts';
+import { defaultUsageInterval, usagePollMs } from './interval.ts';
 import { sameUsage, usageStatus } from './status.ts';
 
 export const usageFieldManager = 'berth-operator-usage';
-/** The registry's default `berth.usage.interval`. */
-export const defaultUsagePollMs = 10 * 60_000;
 
 export interface UsageControllerOptions {
+  /** Overrides the registry's scan interval (spec.usage.interval) as the poll interval; for tests. */
   pollMs?: number;
   /** The registry's base URL (default: its Service in the cluster); for tests outside a cluster. */
   registryUrl?: (ref: RegistryRef) => string;
@@ -37,7 +37,7 @@ export interface UsageControllerOptions {
   timeoutMs?: number;
 }
 
-interface RegistryWithUsage extends KubeObject {
+interface RegistryWithUsage extends RegistryObject {
   status?: { conditions?: Condition[]; usage?: StorageUsageStatus };
 }
 
@@ -50,7 +50,6 @@ export class UsageController {
   private readonly client: KubeClient;
   private readonly registries: { get(key: string): KubeObject | undefined };
   private readonly opts: UsageControllerOptions;
-  private readonly pollMs: number;
   /** When each registry's usage is next due (in memory: a new leader asks once at start, which is cheap). */
   private readonly due = new Map<string, number>();
 
@@ -62,7 +61,6 @@ export class UsageController {
     this.client = client;
     this.registries = registries;
     this.opts = opts;
-    this.pollMs = opts.pollMs ?? defaultUsagePollMs;
   }
 
   async reconcile(key: string, logger: Logger): Promise<ReconcileResult> {
@@ -74,6 +72,12 @@ export class UsageController {
     // Not Ready: nothing to ask; the registry turning Ready is an event on this object and brings it back.
     const ready = raw.status?.conditions?.find((c) => c.type === ConditionType.Ready);
     if (ready?.status !== 'True') return { result: 'notReady' };
+    // An invalid spec is the registry reconciler's to report; its registry still scans at the default.
+    const parsed = parseRegistry(raw);
+    const pollMs =
+      this.opts.pollMs ??
+      (parsed.success ? usagePollMs(parsed.data.spec) : parseDuration(defaultUsageInterval));
+    if (pollMs === undefined) return { result: 'disabled' };
     const now = Date.now();
     const due = this.due.get(key) ?? now;
     // Other changes to the registry (its own status writes too) come here as well: they do not poll sooner.
@@ -84,22 +88,22 @@ export class UsageController {
     try {
       answer = await this.fetchUsage(ref);
     } catch (err) {
-      this.due.set(key, now + this.pollMs);
+      this.due.set(key, now + pollMs);
       logger.warn({ err: describeError(err) }, 'could not read the registry’s storage usage');
-      return { requeueAfterMs: this.pollMs, result: 'registryError' };
+      return { requeueAfterMs: pollMs, result: 'registryError' };
     }
     if ('retryAfterMs' in answer) {
-      const wait = Math.min(answer.retryAfterMs, this.pollMs);
+      const wait = Math.min(answer.retryAfterMs, pollMs);
       this.due.set(key, now + wait);
       return { requeueAfterMs: wait, result: 'notScanned' };
     }
-    this.due.set(key, now + this.pollMs);
+    this.due.set(key, now + pollMs);
     const usage = usageStatus(answer.usage);
     if (!sameUsage(raw.status?.usage, usage)) {
       await applyStatusAs(this.client, raw, { usage }, usageFieldManager);
       logger.info({ totalBytes: usage.totalBytes, scannedAt: usage.scannedAt }, 'storage usage recorded');
     }
-    return { requeueAfterMs: this.pollMs };
+    return { requeueAfterMs: pollMs };
   }
 
   private async fetchUsage(ref: RegistryRef): Promise<UsageAnswer> {
