@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../registry/config/schema.ts';
 import { setupCleanupPolicyController } from './operations/cleanup/controller.ts';
 import { setupGarbageCollectionController } from './operations/garbage-collection/controller.ts';
+import { setupUsageController } from './operations/usage/controller.ts';
 import { setupContainerRegistryController } from './reconcile/container-registry-controller.ts';
 import { setupTokenReviewersController } from './reconcile/token-reviewers.ts';
 import { KubeClient } from './runtime/kube-client.ts';
@@ -220,6 +221,7 @@ export async function startOperator(
     limits: { proofTimeoutMs: config.maintenanceConfirmTimeoutMs },
   });
   const cleanup = setupCleanupPolicyController(manager, { watchNamespaces: config.watchNamespaces });
+  setupUsageController(manager);
   if (config.tokenReviewerClusterRole !== undefined && config.tokenReviewerBinding !== undefined) {
     setupTokenReviewersController(manager, {
       clusterRole: config.tokenReviewerClusterRole,

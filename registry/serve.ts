@@ -28,6 +28,8 @@ import { openAccess, type Authorizer } from './auth/types.ts';
 import { HeartbeatWriter } from './heartbeat.ts';
 import { UploadPurger, uploadPurgingSettings } from './gc/upload-purger.ts';
 import { Dispatcher } from './notifications/dispatcher.ts';
+import { createUsageMetrics } from './usage/metrics.ts';
+import { UsageScanner } from './usage/scanner.ts';
 
 export function settingsFrom(config: RegistryConfig, revision: string): RegistrySettings {
   return {
@@ -160,6 +162,17 @@ export async function buildRegistry(
     logger: log,
   });
   if (notifications.enabled) services.notifier = notifications;
+  const usageIntervalMs = parseDuration(config.berth.usage.interval);
+  const usage =
+    usageIntervalMs > 0
+      ? new UsageScanner({
+          driver,
+          intervalMs: usageIntervalMs,
+          metrics: createUsageMetrics(metrics.registry),
+          logger: log.child({ component: 'usage' }),
+        })
+      : undefined;
+  if (usage) services.usage = usage;
   const drain = new HttpDrain(app);
   const heartbeat = new HeartbeatWriter(driver, () => settings, log);
   const purging = uploadPurgingSettings(config.storage.maintenance.uploadpurging);
@@ -242,6 +255,7 @@ export async function buildRegistry(
       const address = await app.listen({ host, port });
       await heartbeat.start();
       purger?.start();
+      usage?.start();
       log.info(
         { address, revision: settings.revision, storage: driver.name, readOnly: settings.readOnly },
         'registry listening',
@@ -268,6 +282,7 @@ export async function buildRegistry(
       }
       await notifications.close(notificationFlushMs);
       await purger?.stop();
+      await usage?.stop();
       await heartbeat.stop();
       await applying;
       await services.authorizer.close();

@@ -516,6 +516,21 @@ export const containerRegistrySpecSchema = withRules(
       'When read-only phases (the GC sweep, the final sync of a storage migration) may start; unset or empty: any time.',
     ),
     notifications: notificationsSchema.optional(),
+    usage: describe(
+      z
+        .strictObject({
+          enabled: describe(
+            z.boolean().default(true),
+            'Scan the storage for usage (false: no scans, no status.usage).',
+          ),
+          interval: describe(
+            goDuration({ min: '1m' }).default('10m'),
+            'Time between the registry’s storage usage scans; the operator copies each result into status.usage.',
+          ),
+        })
+        .optional(),
+      'Storage usage per repository (GET /berth/v1/usage, status.usage). Unset: scans every 10m.',
+    ),
     deletionPolicy: describe(
       z.enum(deletionPolicies).default('Retain'),
       'What happens to the stored images when the ContainerRegistry is deleted: Retain keeps the PersistentVolumeClaim (bucket data is never touched); Delete removes the claim the operator created.',
@@ -580,6 +595,24 @@ export const garbageCollectionResultSchema = z.strictObject({
   message: z.string().max(32768).optional(),
 });
 
+/** How many repositories status.usage lists (the largest). */
+export const usageTopRepositories = 10;
+
+export const storageUsageStatusSchema = z.strictObject({
+  totalBytes: describe(
+    z.int().min(0),
+    'Bytes of every blob some repository holds, each counted once however many repositories share it.',
+  ),
+  repositories: describe(
+    z
+      .array(z.strictObject({ name: z.string().min(1).max(255), bytes: z.int().min(0) }))
+      .max(usageTopRepositories),
+    `The ${String(usageTopRepositories)} largest repositories: the bytes of the distinct blobs each holds.`,
+  ),
+  scannedAt: describe(timestamp, "When the registry's usage scan these numbers come from finished."),
+});
+export type StorageUsageStatus = z.infer<typeof storageUsageStatusSchema>;
+
 export const containerRegistryStatusSchema = z.strictObject({
   observedGeneration: z.int().min(0).optional(),
   conditions: conditionsSchema.optional(),
@@ -596,6 +629,10 @@ export const containerRegistryStatusSchema = z.strictObject({
   ),
   lastGarbageCollection: garbageCollectionResultSchema.optional(),
   operation: describe(operationStatusSchema.optional(), 'The maintenance operation in progress, if any.'),
+  usage: describe(
+    storageUsageStatusSchema.optional(),
+    'Storage used, from the registry (GET /berth/v1/usage), copied at its scan interval (spec.usage.interval).',
+  ),
 });
 export type ContainerRegistryStatus = z.infer<typeof containerRegistryStatusSchema>;
 

@@ -174,6 +174,10 @@ export function buildRegistryConfig(
     },
     health: { storagedriver: { enabled: true, interval: '10s', threshold: 3 } },
   };
+  // Only when set: a registry without spec.usage keeps the config (and pods) it had before the key existed.
+  if (spec.usage !== undefined) {
+    config.berth = { usage: { interval: spec.usage.enabled ? spec.usage.interval : '0' } };
+  }
   const notifications = spec.notifications;
   if (notifications !== undefined && notifications.endpoints.length > 0) {
     config.notifications = {

@@ -510,6 +510,17 @@ export const registryConfigSchema = z
           .transform((n) => (n > 0 ? n : 1000)),
       })
       .prefault({}),
+    // Berth's own settings, under a key Distribution does not have (a Distribution config never sets it).
+    berth: z
+      .strictObject({
+        usage: z
+          .strictObject({
+            /** Time between storage usage scans (GET /berth/v1/usage, berth_* metrics); 0 disables them. */
+            interval: durationSchema.default('10m'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     /** Accepted for compatibility with Distribution configs; Berth does not use Redis. */
     redis: z.record(z.string(), z.unknown()).optional(),
     middleware: unsupported('middleware'),

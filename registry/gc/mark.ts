@@ -17,13 +17,12 @@
 //
 // Memory: the global mark set (one string per kept digest) plus, with deleteUntagged, the reference graph of
 // the repositories in progress (digests only, never manifest bytes).
-import { isDigest } from '../digest.ts';
 import { isPathNotFound, type StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';
 import { readLink } from '../store/links.ts';
 import { forEachConcurrent, type Limiter } from './limit.ts';
 import { manifestReferences, type ManifestReferences } from './references.ts';
-import { filesNamed, listDir, listLinkDigests } from './walk.ts';
+import { linkFileDigests, listDir, listLinkDigests } from './walk.ts';
 
 export interface MarkContext {
   driver: StorageDriver;
@@ -88,13 +87,8 @@ async function listRevisions(ctx: MarkContext, repository: string): Promise<Revi
     const digests = await listLinkDigests(ctx.driver, ctx.io, root);
     return digests.map((digest) => ({ digest, linked: false }));
   }
-  const revisions: Revision[] = [];
-  for (const link of await filesNamed(ctx.driver, ctx.io, root, 'link')) {
-    const [algorithm, hex, ...rest] = link.dir.split('/');
-    const digest = `${algorithm ?? ''}:${hex ?? ''}`;
-    if (rest.length === 0 && isDigest(digest)) revisions.push({ digest, linked: true });
-  }
-  return revisions;
+  const digests = await linkFileDigests(ctx.driver, ctx.io, root);
+  return digests.map((digest) => ({ digest, linked: true }));
 }
 
 /** The digests the repository's tags currently point at. */

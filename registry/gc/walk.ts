@@ -96,6 +96,21 @@ export async function listLinkDigests(driver: StorageDriver, io: Limiter, root: 
 }
 
 /**
+ * The digests of the `<dir>/<algorithm>/<hex>/link` files, from one flat walk (for drivers with `flatWalk`):
+ * the link files themselves are seen, so a directory whose link was deleted (Distribution's manifest delete
+ * leaves it) is not listed.
+ */
+export async function linkFileDigests(driver: StorageDriver, io: Limiter, dir: string): Promise<string[]> {
+  const digests: string[] = [];
+  for (const link of await filesNamed(driver, io, dir, 'link')) {
+    const [algorithm, hex, ...rest] = link.dir.split('/');
+    const digest = `${algorithm ?? ''}:${hex ?? ''}`;
+    if (rest.length === 0 && isDigest(digest)) digests.push(digest);
+  }
+  return digests;
+}
+
+/**
  * The files named `name` below `dir`, from one flat walk (for drivers with `flatWalk`): each one's directory
  * relative to `dir` (`a/b` for `<dir>/a/b/<name>`) and its size. A missing `dir` holds none.
  */

@@ -20,6 +20,8 @@ import { deleteManifest, getManifest, putManifest } from './manifests.ts';
 import { listCatalog, listTags } from './listing.ts';
 import { listReferrers } from './referrers.ts';
 import { listTagDetails, tagDetailsRoute } from './tag-details.ts';
+import { registryUsage, registryUsageRoute, repositoryUsage, repositoryUsagePattern } from './usage.ts';
+import { repositoryPathName } from './extension-paths.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
 import { StorageHealthCheck } from './health.ts';
 
@@ -156,8 +158,8 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  // Berth's extension API: what the operator needs to prove a fleet's maintenance state and to run cleanup
-  // policies (tag details).
+  // Berth's extension API: what the operator needs to prove a fleet's maintenance state, to run cleanup
+  // policies (tag details) and to report storage usage.
   const maintenanceAccess: AccessRequest[] = [{ type: 'registry', name: 'maintenance', actions: ['*'] }];
   app.get('/berth/v1/maintenance', async (request, reply) => {
     request.registryRoute = 'maintenance';
@@ -170,9 +172,21 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     reply.send({ readOnly: settings.readOnly, configRevision: settings.revision, pid: process.pid });
   });
 
+  // One wildcard for everything under repositories/ (names hold slashes): routed by the path's suffix.
   app.get(tagDetailsRoute, async (request, reply) => {
+    const usageOf = repositoryPathName(request.url, repositoryUsagePattern);
+    if (usageOf !== undefined) {
+      request.registryRoute = 'repositoryUsage';
+      await repositoryUsage(request, reply, services, requestInfo(request), usageOf);
+      return;
+    }
     request.registryRoute = 'tagDetails';
     await listTagDetails(request, reply, services, requestInfo(request));
+  });
+
+  app.get(registryUsageRoute, async (request, reply) => {
+    request.registryRoute = 'usage';
+    await registryUsage(request, reply, services, requestInfo(request));
   });
 
   return { app, metrics };

@@ -9,6 +9,7 @@ import { Repository } from '../store/repository.ts';
 import type { AuthContext, Authorizer } from '../auth/types.ts';
 import type { Route } from './routes.ts';
 import type { Notifier } from '../notifications/dispatcher.ts';
+import type { UsageSource } from './usage.ts';
 
 /** The parts of the configuration the HTTP layer reads on every request; swapped whole on reload. */
 export interface RegistrySettings {
@@ -31,6 +32,8 @@ export interface Services {
   descriptors?: BlobDescriptorCache;
   /** Webhook notifications (`notifications.endpoints`); absent when none is enabled. */
   notifier?: Notifier;
+  /** The periodic storage usage scan; absent when `berth.usage.interval` is 0. */
+  usage?: UsageSource;
 }
 
 export function repository(services: Services, name: string): Repository {

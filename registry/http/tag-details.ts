@@ -8,6 +8,7 @@ import { RegistryError } from '../errors.ts';
 import { checkName } from '../names.ts';
 import { tagDetails } from '../store/tag-details.ts';
 import { repository, type Services } from './context.ts';
+import { repositoryPathName } from './extension-paths.ts';
 import { paginate, parsePage } from './listing.ts';
 import { toTagDetailsEntry, type TagDetailsPage } from './tag-details-api.ts';
 
@@ -19,12 +20,7 @@ const pathPattern = /^\/berth\/v1\/repositories\/(.+)\/tags$/;
 
 /** The repository name of a tag-details path, or undefined for any other path under the route. */
 export function tagDetailsName(url: string): string | undefined {
-  const query = url.indexOf('?');
-  try {
-    return pathPattern.exec(decodeURIComponent(query === -1 ? url : url.slice(0, query)))?.[1];
-  } catch {
-    return undefined;
-  }
+  return repositoryPathName(url, pathPattern);
 }
 
 export async function listTagDetails(

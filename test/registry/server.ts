@@ -13,12 +13,18 @@ import { ManifestStore } from '../../registry/store/manifests.ts';
 import { buildRegistryApp } from '../../registry/http/app.ts';
 import type { RegistrySettings, Services } from '../../registry/http/context.ts';
 import { openAccess, type Authorizer } from '../../registry/auth/types.ts';
+import { createUsageMetrics } from '../../registry/usage/metrics.ts';
+import { UsageScanner } from '../../registry/usage/scanner.ts';
 
 export interface TestRegistry {
   url: string;
   root: string;
   services: Services;
   settings: RegistrySettings;
+  /** The usage scanner, when asked for (not started: tests scan with `scanNow()`). */
+  usage?: UsageScanner;
+  /** The `/metrics` text. */
+  metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,8 @@ export async function startTestRegistry(
     root?: string;
     /** Another storage driver (an object store); `root` is then only a scratch directory. */
     driver?: StorageDriver;
+    /** Attach a usage scanner, its gauges capped at `topRepositories`. */
+    usage?: { intervalMs: number; topRepositories?: number };
   } = {},
 ): Promise<TestRegistry> {
   // A caller may pass another instance's root: two replicas over one storage.
@@ -55,17 +63,27 @@ export async function startTestRegistry(
     authorizer: options.authorizer ?? openAccess,
     settings: () => settings,
   };
-  const { app } = buildRegistryApp({
-    services,
-    logger: pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' }),
-  });
+  const logger = pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' });
+  const { app, metrics } = buildRegistryApp({ services, logger });
+  const usage = options.usage
+    ? new UsageScanner({
+        driver,
+        intervalMs: options.usage.intervalMs,
+        metrics: createUsageMetrics(metrics.registry, options.usage.topRepositories),
+        logger,
+      })
+    : undefined;
+  if (usage) services.usage = usage;
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url,
     root,
     services,
     settings,
+    ...(usage ? { usage } : {}),
+    metrics: () => metrics.registry.metrics(),
     async close() {
+      await usage?.stop();
       await app.close();
       if (!options.root) await rm(root, { recursive: true, force: true });
     },
