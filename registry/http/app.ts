@@ -22,6 +22,7 @@ import { listReferrers } from './referrers.ts';
 import { listTagDetails, tagDetailsRoute } from './tag-details.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
 import { StorageHealthCheck } from './health.ts';
+import { defaultServerLimits, nodeServerOptions, type ServerLimits } from './server-limits.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,6 +56,8 @@ export interface RegistryAppOptions {
   headers?: Record<string, string[]>;
   /** TLS material from `http.tls`; plain HTTP without it. */
   https?: { cert: Buffer; key: Buffer };
+  /** Connection limits against slow and hostile clients; defaults in server-limits.ts. */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface RegistryApp {
@@ -66,15 +69,18 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   const { services, logger } = options;
   const metrics = createHttpMetrics();
   const health = new StorageHealthCheck(services.driver);
+  const limits = { ...defaultServerLimits, ...options.limits };
+  const serverOptions = nodeServerOptions(limits);
   const app = Fastify({
-    ...(options.https ? { https: options.https } : {}),
+    // fastify hands `https` (or `http` without TLS) to node's createServer.
+    ...(options.https ? { https: { ...options.https, ...serverOptions } } : { http: serverOptions }),
     loggerInstance: logger as FastifyBaseLogger,
     // Access logging is ours (onResponse), so fastify's own per-request lines are off.
     logController: new LogController({ disableRequestLogging: true }),
-    // Large pushes and pulls can take as long as they need; keep-alive idles are bounded.
+    // Large pushes and pulls can take as long as they need; idle connections and slow headers are bounded.
     requestTimeout: 0,
-    connectionTimeout: 0,
-    keepAliveTimeout: 75_000,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     exposeHeadRoutes: false,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;

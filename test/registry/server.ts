@@ -13,6 +13,7 @@ import { ManifestStore } from '../../registry/store/manifests.ts';
 import { buildRegistryApp } from '../../registry/http/app.ts';
 import type { RegistrySettings, Services } from '../../registry/http/context.ts';
 import { openAccess, type Authorizer } from '../../registry/auth/types.ts';
+import type { ServerLimits } from '../../registry/http/server-limits.ts';
 
 export interface TestRegistry {
   url: string;
@@ -29,6 +30,8 @@ export async function startTestRegistry(
     root?: string;
     /** Another storage driver (an object store); `root` is then only a scratch directory. */
     driver?: StorageDriver;
+    /** Connection limits (short ones for the slow-client tests). */
+    limits?: Partial<ServerLimits>;
   } = {},
 ): Promise<TestRegistry> {
   // A caller may pass another instance's root: two replicas over one storage.
@@ -58,6 +61,7 @@ export async function startTestRegistry(
   const { app } = buildRegistryApp({
     services,
     logger: pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' }),
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
