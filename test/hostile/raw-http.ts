@@ -6,6 +6,7 @@ export interface RawResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  rawBody: Buffer;
 }
 
 export interface RawRequest {
@@ -37,13 +38,15 @@ export function rawRequest(url: string, req: RawRequest): Promise<RawResponse> {
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
+        res.on('end', () => {
+          const rawBody = Buffer.concat(chunks);
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
+            body: rawBody.toString('utf8'),
+            rawBody,
+          });
+        });
         res.on('error', reject);
       },
     );
