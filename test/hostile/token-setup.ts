@@ -25,11 +25,14 @@ export interface TokenSetup {
 
 export async function tokenSetup(
   dir: string,
-  options: Pick<TokenAuthorizerOptions, 'isRevoked' | 'rootcertbundle'> = {},
+  options: Pick<TokenAuthorizerOptions, 'isRevoked'> & {
+    /** More certificates (PEM) in the rootcertbundle: a bundle holding several keys, as during rotation. */
+    extraTrusted?: string[];
+  } = {},
 ): Promise<TokenSetup> {
   const pair = await generateSigningKeyPair({ commonName: issuer });
   const bundle = join(dir, 'token.crt');
-  await writeFile(bundle, pair.certificatePem);
+  await writeFile(bundle, [pair.certificatePem, ...(options.extraTrusted ?? [])].join('\n'));
   const signer = await TokenSigner.fromPem(pair.privateKeyPem, pair.certificatePem);
   const authorizer = await createTokenAuthorizer({
     realm,
@@ -38,7 +41,7 @@ export async function tokenSetup(
     rootcertbundle: bundle,
     // Every request is verified afresh: a cached verdict would hide what the verifier does with each token.
     cacheMs: 0,
-    ...options,
+    ...(options.isRevoked ? { isRevoked: options.isRevoked } : {}),
   });
   return {
     pair,
