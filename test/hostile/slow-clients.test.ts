@@ -6,6 +6,12 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Server } from 'node:http';
+import { pino } from 'pino';
+import { generateSigningKeyPair } from '../../registry/auth/keypair.ts';
+import { buildRegistryApp } from '../../registry/http/app.ts';
+import type { Services } from '../../registry/http/context.ts';
+import { defaultServerLimits } from '../../registry/http/server-limits.ts';
 import { startTestRegistry, type TestRegistry } from '../registry/server.ts';
 import { pushBlob } from '../registry/client.ts';
 
@@ -139,4 +145,34 @@ describe('slow and oversized clients', () => {
     assert.equal(res.status, 200);
     await res.body?.cancel();
   });
+});
+
+describe('server limits by default', () => {
+  // Both as plain HTTP and with http.tls: the limits are node server options, given at construction either way.
+  for (const tls of [false, true]) {
+    it(`are set on the ${tls ? 'HTTPS' : 'HTTP'} server`, async () => {
+      let https: { cert: Buffer; key: Buffer } | undefined;
+      if (tls) {
+        const pair = await generateSigningKeyPair({ commonName: 'registry.test' });
+        https = { cert: Buffer.from(pair.certificatePem), key: Buffer.from(pair.privateKeyPem) };
+      }
+      const { app } = buildRegistryApp({
+        services: {} as Services,
+        logger: pino({ level: 'silent' }),
+        ...(https ? { https } : {}),
+      });
+      await app.ready();
+      try {
+        // node keeps maxHeaderSize on the server without typing it.
+        const server = app.server as Server & { maxHeaderSize?: number };
+        assert.equal(server.headersTimeout, defaultServerLimits.headersTimeoutMs);
+        assert.equal(server.requestTimeout, 0);
+        assert.equal(server.timeout, defaultServerLimits.idleTimeoutMs);
+        assert.equal(server.keepAliveTimeout, defaultServerLimits.keepAliveTimeoutMs);
+        assert.equal(server.maxHeaderSize, defaultServerLimits.maxHeaderSize);
+      } finally {
+        await app.close();
+      }
+    });
+  }
 });
