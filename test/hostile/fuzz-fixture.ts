@@ -20,8 +20,8 @@ const untouchedRepo = 'protected/untouched';
 export interface FuzzFixture {
   registry: TestRegistry;
   targets: FuzzTargets;
-  /** A blob of fuzz/base to read ranges of. */
-  rangeBlob: { digest: string; content: Buffer };
+  /** A blob to read ranges of, in a repository no fuzzed request can name (so none deletes it). */
+  rangeBlob: { repo: string; digest: string; content: Buffer };
   /** Asserts everything that must hold after the fuzzing. */
   verify(): Promise<void>;
   close(): Promise<void>;
@@ -66,8 +66,8 @@ export async function startFuzzFixture(
     );
     images.push(await pushImage(seeding.url, 'fuzz/other', 'latest', [Buffer.from('other layer')]));
     untouched = await pushImage(seeding.url, untouchedRepo, 'keep', [Buffer.from('untouched layer')]);
-    rangeBlob = { content: randomBytes(5000), digest: '' };
-    rangeBlob.digest = await pushBlob(seeding.url, 'fuzz/base', rangeBlob.content);
+    const content = randomBytes(5000);
+    rangeBlob = { repo: untouchedRepo, content, digest: await pushBlob(seeding.url, untouchedRepo, content) };
     for (let i = 0; i < 4; i++) uploadIds.push(await startUpload(seeding.url, 'fuzz/base'));
   } finally {
     await seeding.close();

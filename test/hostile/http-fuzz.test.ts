@@ -89,12 +89,12 @@ describe('HTTP API fuzzing, open access', () => {
 
   it('serves any Range of a blob as the bytes it names, the whole blob, or RANGE_INVALID', async () => {
     const runs = 400;
-    const { digest, content } = fixture.rangeBlob;
+    const { repo, digest, content } = fixture.rangeBlob;
     await fc.assert(
       fc.asyncProperty(rangeArb, async (range) => {
         const res = await rawRequest(fixture.registry.url, {
           method: 'GET',
-          path: `/v2/fuzz/base/blobs/${digest}`,
+          path: `/v2/${repo}/blobs/${digest}`,
           headers: { Range: range },
         });
         const what = `Range ${JSON.stringify(range)}`;
