@@ -11,7 +11,8 @@ export interface ServerLimits {
   connectionsCheckingIntervalMs: number;
   /**
    * A connection with no traffic either way for this long is closed (a body that stalls mid-upload, a reader
-   * that stopped reading). It is an inactivity limit, so a slow but moving push or pull is never cut.
+   * that stopped reading). It is an inactivity limit, so a slow but moving push or pull is never cut; it also
+   * spans a request's own quiet spells (an object store committing a large blob), hence generous.
    */
   idleTimeoutMs: number;
   /** Idle keep-alive connections between requests. */
@@ -26,7 +27,8 @@ export interface ServerLimits {
 export const defaultServerLimits: ServerLimits = {
   headersTimeoutMs: 30_000,
   connectionsCheckingIntervalMs: 5_000,
-  idleTimeoutMs: 300_000,
+  // The operator's Ingress allows 15 minutes without traffic (operator/render/ingress-class.ts): never stricter.
+  idleTimeoutMs: 15 * 60_000,
   keepAliveTimeoutMs: 75_000,
   maxHeaderSize: 64 * 1024,
 };
