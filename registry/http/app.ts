@@ -1,7 +1,9 @@
 // Builds the registry's fastify app: the OCI Distribution API under /v2/, health, metrics and Berth's
 // extension API. Request bodies are never parsed by fastify: uploads stream from the raw request.
+import type { ServerResponse } from 'node:http';
 import Fastify, {
   LogController,
+  type FastifyError,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -24,6 +26,7 @@ import { registryUsage, registryUsageRoute, repositoryUsage, repositoryUsagePatt
 import { repositoryPathName } from './extension-paths.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
 import { StorageHealthCheck } from './health.ts';
+import { defaultServerLimits, nodeServerOptions, type ServerLimits } from './server-limits.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +36,7 @@ declare module 'fastify' {
 }
 
 const apiVersionHeader = 'Docker-Distribution-API-Version';
+const notFoundBody = '404 page not found\n';
 
 const base: Handler = async ({ reply }) => {
   reply.header('Content-Type', 'application/json; charset=utf-8');
@@ -57,6 +61,8 @@ export interface RegistryAppOptions {
   headers?: Record<string, string[]>;
   /** TLS material from `http.tls`; plain HTTP without it. */
   https?: { cert: Buffer; key: Buffer };
+  /** Connection limits against slow and hostile clients; defaults in server-limits.ts. */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface RegistryApp {
@@ -68,17 +74,21 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   const { services, logger } = options;
   const metrics = createHttpMetrics();
   const health = new StorageHealthCheck(services.driver);
+  const limits = { ...defaultServerLimits, ...options.limits };
+  const serverOptions = nodeServerOptions(limits);
   const app = Fastify({
-    ...(options.https ? { https: options.https } : {}),
+    // fastify hands `https` (or `http` without TLS) to node's createServer.
+    ...(options.https ? { https: { ...options.https, ...serverOptions } } : { http: serverOptions }),
     loggerInstance: logger as FastifyBaseLogger,
     // Access logging is ours (onResponse), so fastify's own per-request lines are off.
     logController: new LogController({ disableRequestLogging: true }),
-    // Large pushes and pulls can take as long as they need; keep-alive idles are bounded.
+    // Large pushes and pulls can take as long as they need; idle connections and slow headers are bounded.
     requestTimeout: 0,
-    connectionTimeout: 0,
-    keepAliveTimeout: 75_000,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    frameworkErrors: (error, _request, reply) => answerFrameworkError(error, reply.raw),
   }) as unknown as FastifyInstance;
   app.decorateRequest('registryRoute', 'other');
   app.decorateRequest('startedAt', 0n);
@@ -104,9 +114,8 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     done();
   });
 
-  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((_request, reply) => {
-    reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send('404 page not found\n');
+    reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send(notFoundBody);
   });
 
   const dispatch = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -114,7 +123,7 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     const path = query === -1 ? request.url : request.url.slice(0, query);
     const route = matchRoute(path);
     if (!route) {
-      reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send('404 page not found\n');
+      reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send(notFoundBody);
       return;
     }
     request.registryRoute = route.kind;
@@ -142,6 +151,23 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     const handler = handlers[route.kind][request.method] as Handler<Route>;
     await handler({ request, reply, route, services, auth });
   };
+
+  app.setErrorHandler(async (error, request, reply) => {
+    // fastify refuses a Content-Type it cannot parse before any handler runs, to pick a body parser the registry
+    // never uses (bodies are read raw). The handlers judge the header where it matters, as Distribution does:
+    // a manifest PUT gets MANIFEST_INVALID, a blob upload ignores it. Without this, such a request was a 500.
+    if (isUnparsableContentType(error) && request.url.startsWith('/v2')) {
+      reply.code(200);
+      try {
+        await dispatch(request, reply);
+      } catch (err) {
+        sendError(err, request, reply);
+      }
+      return reply;
+    }
+    sendError(error, request, reply);
+    return reply;
+  });
 
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
   app.route({ method: [...methods], url: '/v2', handler: dispatch });
@@ -221,6 +247,21 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
   reply.code(registryError.status).headers(registryError.headers);
   reply.header('Content-Type', 'application/json; charset=utf-8');
   reply.send(JSON.stringify(registryError.toJSON()));
+}
+
+/**
+ * Errors fastify's router raises before any hook runs. A path whose escapes are no UTF-8 (overlong `%c0%ae`, a
+ * lone `%ff`) names no registry route: it gets the plain 404 of any unknown path, as from Distribution's router,
+ * rather than fastify's own JSON body.
+ */
+function answerFrameworkError(error: FastifyError, res: ServerResponse): void {
+  const status = error.code === 'FST_ERR_BAD_URL' ? 404 : (error.statusCode ?? 400);
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', [apiVersionHeader]: 'registry/2.0' });
+  res.end(status === 404 ? notFoundBody : `${error.message}\n`);
+}
+
+function isUnparsableContentType(error: unknown): boolean {
+  return (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE';
 }
 
 function isClientAbort(error: unknown): boolean {

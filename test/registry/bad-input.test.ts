@@ -91,6 +91,15 @@ describe('bad input', () => {
     assert.equal(codeOf(await res.text()), 'DIGEST_INVALID');
   });
 
+  it('answers paths whose escapes are no UTF-8 with the plain 404 of an unknown path', async () => {
+    // Overlong `.` (%c0%ae), a lone continuation byte, a truncated sequence: fastify's router cannot decode them.
+    for (const path of ['/v2/%c0%ae%c0%ae/tags/list', '/v2/a%ff/manifests/x', '/v2/%e0%80%ae/referrers/x']) {
+      const res = await rawRequest(url, 'GET', path);
+      assert.equal(res.status, 404, path);
+      assert.equal(res.body, '404 page not found\n', path);
+    }
+  });
+
   it('wrote nothing outside the storage root', async () => {
     assert.deepEqual(await readdir(parent), ['root']);
     const tree = await listTree(join(parent, 'root'));

@@ -15,6 +15,7 @@ import type { RegistrySettings, Services } from '../../registry/http/context.ts'
 import { openAccess, type Authorizer } from '../../registry/auth/types.ts';
 import { createUsageMetrics } from '../../registry/usage/metrics.ts';
 import { UsageScanner } from '../../registry/usage/scanner.ts';
+import type { ServerLimits } from '../../registry/http/server-limits.ts';
 
 export interface TestRegistry {
   url: string;
@@ -37,6 +38,8 @@ export async function startTestRegistry(
     driver?: StorageDriver;
     /** Attach a usage scanner, its gauges capped at `topRepositories`. */
     usage?: { intervalMs: number; topRepositories?: number };
+    /** Connection limits (short ones for the slow-client tests). */
+    limits?: Partial<ServerLimits>;
   } = {},
 ): Promise<TestRegistry> {
   // A caller may pass another instance's root: two replicas over one storage.
@@ -64,7 +67,11 @@ export async function startTestRegistry(
     settings: () => settings,
   };
   const logger = pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' });
-  const { app, metrics } = buildRegistryApp({ services, logger });
+  const { app, metrics } = buildRegistryApp({
+    services,
+    logger,
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
   const usage = options.usage
     ? new UsageScanner({
         driver,
