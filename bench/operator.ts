@@ -180,6 +180,11 @@ try {
       operatorPeakRssMiB: +(mem.hwm / 2 ** 20).toFixed(1),
       operatorIdleRssBeforeMiB: +(idle.rss / 2 ** 20).toFixed(1),
       operatorRssAfterMiB: +(mem.rss / 2 ** 20).toFixed(1),
+      // What of that RSS is the V8 heap (used, and reserved), after the run.
+      operatorHeapUsedMiB: +(metric(text, 'berth_operator_nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(1),
+      operatorHeapTotalMiB: +(metric(text, 'berth_operator_nodejs_heap_size_total_bytes') / 2 ** 20).toFixed(
+        1,
+      ),
       reconciles: metric(text, 'berth_operator_reconcile_total', 'containerregistry'),
       reconcileErrors: metric(text, 'berth_operator_reconcile_total', 'result="error"'),
       appliesChanged: metric(text, 'berth_operator_applies_total', 'changed="true"'),
@@ -194,6 +199,7 @@ try {
           `all reconciled after           ${result.allReconciledSeconds.toFixed(1)} s (created in ${result.createSeconds.toFixed(1)} s)`,
           `operator idle after            ${result.idleSeconds.toFixed(1)} s`,
           `operator peak RSS (VmHWM)      ${result.operatorPeakRssMiB.toFixed(1)} MiB (idle before: ${result.operatorIdleRssBeforeMiB.toFixed(1)} MiB, after: ${result.operatorRssAfterMiB.toFixed(1)} MiB)`,
+          `operator V8 heap after         ${result.operatorHeapUsedMiB.toFixed(1)} MiB used of ${result.operatorHeapTotalMiB.toFixed(1)} MiB`,
           `reconciles                     ${String(result.reconciles)} (${String(result.reconcileErrors)} errors)`,
           `child applies                  ${String(result.appliesChanged)} wrote, ${String(result.appliesNoop)} no-op`,
           `operator CPU                   ${result.cpuSeconds.toFixed(1)} s`,
