@@ -3,14 +3,20 @@
 // has caught up with its generation, the time until the operator is idle again (its own follow-up reconciles
 // done), the operator's peak RSS (VmHWM) and what it did (reconciles, applies, API writes).
 //
-//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--json]
+//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--node-flags F] [--json] [--hold]
+//
+// The operator runs with the Node flags of the image (operatorNodeFlags); --node-flags replaces them
+// (--node-flags '' for Node's defaults).
+// --hold keeps the API server and the operator running after the report, until SIGINT or SIGTERM, so their
+// state can be inspected (kubectl with the printed kubeconfig; a heap snapshot of the operator with
+// NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 and `kill -USR2 <pid>`).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../test/harness/control-plane.ts';
 import { spawnDaemon } from '../test/harness/daemon.ts';
 import { freePort } from '../test/harness/ports.ts';
-import { repoRoot } from '../test/harness/tools.ts';
+import { operatorNodeFlags, repoRoot } from '../test/harness/tools.ts';
 import { waitFor } from '../test/harness/wait.ts';
 import { KubeClient } from '../operator/runtime/kube-client.ts';
 import type { KubeObject } from '../operator/runtime/objects.ts';
@@ -22,11 +28,14 @@ const { values } = parseArgs({
     namespaces: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '8' },
     json: { type: 'boolean', default: false },
+    hold: { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: operatorNodeFlags.join(' ') },
   },
 });
 const count = Number(values.count);
 const namespaces = Number(values.namespaces);
 const concurrency = Number(values.concurrency);
+const nodeFlags = values['node-flags'].split(' ').filter((f) => f !== '');
 
 function log(message: string): void {
   process.stderr.write(`[bench:operator] ${message}\n`);
@@ -82,6 +91,7 @@ try {
     'berth-operator',
     path.join(repoRoot, 'node_modules/.bin/node'),
     [
+      ...nodeFlags,
       path.join(repoRoot, 'operator/main.ts'),
       `--kubeconfig=${cp.kubeconfigPath}`,
       '--namespace=default',
@@ -174,6 +184,7 @@ try {
       registries: count,
       namespaces,
       concurrency,
+      nodeFlags: nodeFlags.join(' '),
       createSeconds: +(created / 1000).toFixed(2),
       allReconciledSeconds: +(allReconciled / 1000).toFixed(2),
       idleSeconds: +(quiet / 1000).toFixed(2),
@@ -196,6 +207,7 @@ try {
       process.stdout.write(
         [
           `ContainerRegistry objects      ${String(count)} in ${String(namespaces)} namespaces (operator concurrency ${String(concurrency)})`,
+          `operator Node flags            ${result.nodeFlags === '' ? '(none)' : result.nodeFlags}`,
           `all reconciled after           ${result.allReconciledSeconds.toFixed(1)} s (created in ${result.createSeconds.toFixed(1)} s)`,
           `operator idle after            ${result.idleSeconds.toFixed(1)} s`,
           `operator peak RSS (VmHWM)      ${result.operatorPeakRssMiB.toFixed(1)} MiB (idle before: ${result.operatorIdleRssBeforeMiB.toFixed(1)} MiB, after: ${result.operatorRssAfterMiB.toFixed(1)} MiB)`,
@@ -206,6 +218,13 @@ try {
           '',
         ].join('\n'),
       );
+    }
+    if (values.hold) {
+      log(`holding: KUBECONFIG=${cp.kubeconfigPath}, operator pid ${String(operator.pid)}; SIGINT to stop`);
+      await new Promise((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
     }
   } finally {
     await operator.stop(10_000);
