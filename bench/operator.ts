@@ -3,10 +3,12 @@
 // has caught up with its generation, the time until the operator is idle again (its own follow-up reconciles
 // done), the operator's peak RSS (VmHWM) and what it did (reconciles, applies, API writes).
 //
-//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--node-flags F] [--json] [--hold]
+//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--node-flags='F ...']
+//                          [--json] [--hold]
 //
 // The operator runs with the Node flags of the image (operatorNodeFlags); --node-flags replaces them
-// (--node-flags '' for Node's defaults).
+// (--node-flags= for Node's defaults).
+//
 // --hold keeps the API server and the operator running after the report, until SIGINT or SIGTERM, so their
 // state can be inspected (kubectl with the printed kubeconfig; a heap snapshot of the operator with
 // NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 and `kill -USR2 <pid>`).
