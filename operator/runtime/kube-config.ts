@@ -190,15 +190,16 @@ function fromFiles(files: readonly string[], kubeconfigPath: string | undefined)
   return staticConnection(server, cluster ?? {}, user);
 }
 
-function inCluster(): KubeConnection {
+/** The in-cluster ServiceAccount connection (`dir`: where the kubelet mounts the token; tests use another). */
+export function inClusterConnection(dir = serviceAccountDir): KubeConnection {
   const host = process.env['KUBERNETES_SERVICE_HOST'] ?? '';
   const port = process.env['KUBERNETES_SERVICE_PORT'] ?? '';
   const scheme = ['80', '8080', '8001'].includes(port) ? 'http' : 'https';
   const server = `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`;
   return staticConnection(
     server,
-    { 'certificate-authority': `${serviceAccountDir}/ca.crt` },
-    { 'token-file': `${serviceAccountDir}/token` },
+    { 'certificate-authority': `${dir}/ca.crt` },
+    { 'token-file': `${dir}/token` },
   );
 }
 
@@ -218,6 +219,6 @@ export function loadKubeConnection(kubeconfigPath?: string): KubeConnection {
   }
   const home = path.join(homedir(), '.kube', 'config');
   if (existsSync(home)) return fromFiles([home], home);
-  if (existsSync(`${serviceAccountDir}/token`)) return inCluster();
+  if (existsSync(`${serviceAccountDir}/token`)) return inClusterConnection();
   return staticConnection('http://localhost:8080', {}, {});
 }

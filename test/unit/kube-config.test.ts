@@ -3,10 +3,10 @@
 // merging), and the fallback to client-node for an `exec` plugin.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadKubeConnection } from '../../operator/runtime/kube-config.ts';
+import { inClusterConnection, loadKubeConnection } from '../../operator/runtime/kube-config.ts';
 import { KubeClient } from '../../operator/runtime/kube-client.ts';
 import { RuntimeError } from '../../operator/runtime/errors.ts';
 
@@ -37,6 +37,11 @@ contexts:
 `;
 }
 
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) Reflect.deleteProperty(process.env, name);
+  else process.env[name] = value;
+}
+
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('kube-config', () => {
@@ -46,8 +51,7 @@ describe('kube-config', () => {
     savedEnv = process.env['KUBECONFIG'];
   });
   after(() => {
-    if (savedEnv === undefined) delete process.env['KUBECONFIG'];
-    else process.env['KUBECONFIG'] = savedEnv;
+    restoreEnv('KUBECONFIG', savedEnv);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -103,6 +107,31 @@ describe('kube-config', () => {
     assert.equal(loadKubeConnection().server, 'https://api2.example:6443');
     process.env['KUBECONFIG'] = [a, a].join(path.delimiter);
     assert.throws(() => loadKubeConnection(), /Duplicate clusters: c1/);
+  });
+
+  it('in cluster: KUBERNETES_SERVICE_HOST/PORT, the mounted CA and token (IPv6 in brackets, http on 8080)', async () => {
+    const sa = path.join(dir, 'sa');
+    mkdirSync(sa);
+    writeFileSync(path.join(sa, 'ca.crt'), 'SA-CA');
+    writeFileSync(path.join(sa, 'token'), 'sa-token');
+    const saved = {
+      host: process.env['KUBERNETES_SERVICE_HOST'],
+      port: process.env['KUBERNETES_SERVICE_PORT'],
+    };
+    try {
+      process.env['KUBERNETES_SERVICE_HOST'] = '10.0.0.1';
+      process.env['KUBERNETES_SERVICE_PORT'] = '443';
+      const c = inClusterConnection(sa);
+      assert.equal(c.server, 'https://10.0.0.1:443');
+      assert.equal(String((await c.tls()).ca), 'SA-CA');
+      assert.deepEqual(await c.headers(), { authorization: 'Bearer sa-token' });
+      process.env['KUBERNETES_SERVICE_HOST'] = 'fd00::1';
+      process.env['KUBERNETES_SERVICE_PORT'] = '8080';
+      assert.equal(inClusterConnection(sa).server, 'http://[fd00::1]:8080');
+    } finally {
+      restoreEnv('KUBERNETES_SERVICE_HOST', saved.host);
+      restoreEnv('KUBERNETES_SERVICE_PORT', saved.port);
+    }
   });
 
   it('no current context: no server, and KubeClient refuses it', () => {
