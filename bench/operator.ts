@@ -3,14 +3,22 @@
 // has caught up with its generation, the time until the operator is idle again (its own follow-up reconciles
 // done), the operator's peak RSS (VmHWM) and what it did (reconciles, applies, API writes).
 //
-//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--json]
+//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--node-flags='F ...']
+//                          [--json] [--hold]
+//
+// The operator runs with the Node flags of the image (operatorNodeFlags); --node-flags replaces them
+// (--node-flags= for Node's defaults).
+//
+// --hold keeps the API server and the operator running after the report, until SIGINT or SIGTERM, so their
+// state can be inspected (kubectl with the printed kubeconfig; a heap snapshot of the operator with
+// NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 and `kill -USR2 <pid>`).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../test/harness/control-plane.ts';
 import { spawnDaemon } from '../test/harness/daemon.ts';
 import { freePort } from '../test/harness/ports.ts';
-import { repoRoot } from '../test/harness/tools.ts';
+import { operatorNodeFlags, repoRoot } from '../test/harness/tools.ts';
 import { waitFor } from '../test/harness/wait.ts';
 import { KubeClient } from '../operator/runtime/kube-client.ts';
 import type { KubeObject } from '../operator/runtime/objects.ts';
@@ -22,11 +30,14 @@ const { values } = parseArgs({
     namespaces: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '8' },
     json: { type: 'boolean', default: false },
+    hold: { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: operatorNodeFlags.join(' ') },
   },
 });
 const count = Number(values.count);
 const namespaces = Number(values.namespaces);
 const concurrency = Number(values.concurrency);
+const nodeFlags = values['node-flags'].split(' ').filter((f) => f !== '');
 
 function log(message: string): void {
   process.stderr.write(`[bench:operator] ${message}\n`);
@@ -82,6 +93,7 @@ try {
     'berth-operator',
     path.join(repoRoot, 'node_modules/.bin/node'),
     [
+      ...nodeFlags,
       path.join(repoRoot, 'operator/main.ts'),
       `--kubeconfig=${cp.kubeconfigPath}`,
       '--namespace=default',
@@ -174,12 +186,18 @@ try {
       registries: count,
       namespaces,
       concurrency,
+      nodeFlags: nodeFlags.join(' '),
       createSeconds: +(created / 1000).toFixed(2),
       allReconciledSeconds: +(allReconciled / 1000).toFixed(2),
       idleSeconds: +(quiet / 1000).toFixed(2),
       operatorPeakRssMiB: +(mem.hwm / 2 ** 20).toFixed(1),
       operatorIdleRssBeforeMiB: +(idle.rss / 2 ** 20).toFixed(1),
       operatorRssAfterMiB: +(mem.rss / 2 ** 20).toFixed(1),
+      // What of that RSS is the V8 heap (used, and reserved), after the run.
+      operatorHeapUsedMiB: +(metric(text, 'berth_operator_nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(1),
+      operatorHeapTotalMiB: +(metric(text, 'berth_operator_nodejs_heap_size_total_bytes') / 2 ** 20).toFixed(
+        1,
+      ),
       reconciles: metric(text, 'berth_operator_reconcile_total', 'containerregistry'),
       reconcileErrors: metric(text, 'berth_operator_reconcile_total', 'result="error"'),
       appliesChanged: metric(text, 'berth_operator_applies_total', 'changed="true"'),
@@ -191,15 +209,24 @@ try {
       process.stdout.write(
         [
           `ContainerRegistry objects      ${String(count)} in ${String(namespaces)} namespaces (operator concurrency ${String(concurrency)})`,
+          `operator Node flags            ${result.nodeFlags === '' ? '(none)' : result.nodeFlags}`,
           `all reconciled after           ${result.allReconciledSeconds.toFixed(1)} s (created in ${result.createSeconds.toFixed(1)} s)`,
           `operator idle after            ${result.idleSeconds.toFixed(1)} s`,
           `operator peak RSS (VmHWM)      ${result.operatorPeakRssMiB.toFixed(1)} MiB (idle before: ${result.operatorIdleRssBeforeMiB.toFixed(1)} MiB, after: ${result.operatorRssAfterMiB.toFixed(1)} MiB)`,
+          `operator V8 heap after         ${result.operatorHeapUsedMiB.toFixed(1)} MiB used of ${result.operatorHeapTotalMiB.toFixed(1)} MiB`,
           `reconciles                     ${String(result.reconciles)} (${String(result.reconcileErrors)} errors)`,
           `child applies                  ${String(result.appliesChanged)} wrote, ${String(result.appliesNoop)} no-op`,
           `operator CPU                   ${result.cpuSeconds.toFixed(1)} s`,
           '',
         ].join('\n'),
       );
+    }
+    if (values.hold) {
+      log(`holding: KUBECONFIG=${cp.kubeconfigPath}, operator pid ${String(operator.pid)}; SIGINT to stop`);
+      await new Promise((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
     }
   } finally {
     await operator.stop(10_000);

@@ -1,6 +1,6 @@
-// A small typed client for the Kubernetes API. @kubernetes/client-node's KubeConfig does the configuration
-// work (kubeconfig files, in-cluster ServiceAccount credentials, token refresh, client certificates); the
-// requests themselves are plain HTTPS with JSON bodies, because the operator needs what the generated clients
+// A small typed client for the Kubernetes API. kube-config.ts finds the server and credentials (kubeconfig
+// files, in-cluster ServiceAccount credentials, token refresh, client certificates); the requests themselves
+// are plain HTTPS with JSON bodies, because the operator needs what the generated clients
 // make awkward: server-side apply to any kind and to the status subresource, raw JSON objects (no class
 // instances or Date conversion, so objects can be hashed and re-applied), and watch streams whose socket it
 // controls (so a stalled watch can be torn down).
@@ -8,9 +8,9 @@
 // Every write uses one field manager (`berth-operator` by default). Server-side apply with an unchanged body is
 // a no-op on the server: the resourceVersion does not move.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ApiError, RuntimeError, runtimeErrorCodes, type StatusBody } from './errors.ts';
+import { loadKubeConnection, type KubeConnection } from './kube-config.ts';
 import { isPlainObject, type KubeObject, type ObjectRef } from './objects.ts';
 
 export const defaultFieldManager = 'berth-operator';
@@ -126,20 +126,19 @@ const metadataAccept = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;
 export class KubeClient {
   readonly server: URL;
   readonly fieldManager: string;
-  private readonly kc: KubeConfig;
+  private readonly connection: KubeConnection;
   private readonly requestTimeoutMs: number;
   private readonly userAgent: string;
   private agentPromise: Promise<HttpAgent | HttpsAgent> | undefined;
   private readonly discovery = new Map<string, Promise<ResourceInfo[]>>();
   private closed = false;
 
-  constructor(kc: KubeConfig, options: KubeClientOptions = {}) {
-    const cluster = kc.getCurrentCluster();
-    if (cluster === null || cluster.server === '') {
+  constructor(connection: KubeConnection, options: KubeClientOptions = {}) {
+    if (connection.server === undefined) {
       throw new RuntimeError(runtimeErrorCodes.noCluster, 'the kubeconfig has no current cluster');
     }
-    this.kc = kc;
-    this.server = new URL(cluster.server);
+    this.connection = connection;
+    this.server = new URL(connection.server);
     this.fieldManager = options.fieldManager ?? defaultFieldManager;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'berth-operator';
@@ -147,10 +146,7 @@ export class KubeClient {
 
   /** From a kubeconfig file, or (no file) KUBECONFIG / ~/.kube/config / in-cluster credentials. */
   static load(kubeconfigPath?: string, options: KubeClientOptions = {}): KubeClient {
-    const kc = new KubeConfig();
-    if (kubeconfigPath !== undefined && kubeconfigPath !== '') kc.loadFromFile(kubeconfigPath);
-    else kc.loadFromDefault();
-    return new KubeClient(kc, options);
+    return new KubeClient(loadKubeConnection(kubeconfigPath), options);
   }
 
   /** Closes idle keep-alive connections; open watches should be aborted by their owners first. */
@@ -161,40 +157,16 @@ export class KubeClient {
 
   private agent(): Promise<HttpAgent | HttpsAgent> {
     this.agentPromise ??= (async () => {
-      // KubeConfig puts CA, client certificate and key into the options; our own keep-alive agent carries them
-      // (the agent KubeConfig creates does not keep connections alive).
-      const opts: RequestOptions = {};
-      await this.kc.applyToHTTPSOptions(opts);
+      // One keep-alive agent carries the CA, client certificate and key.
       if (this.server.protocol === 'http:') return new HttpAgent({ keepAlive: true, maxFreeSockets: 16 });
-      return new HttpsAgent({
-        keepAlive: true,
-        maxFreeSockets: 16,
-        ca: opts.ca,
-        cert: opts.cert,
-        key: opts.key,
-        pfx: opts.pfx,
-        passphrase: opts.passphrase,
-        ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-        ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
-      });
+      return new HttpsAgent({ keepAlive: true, maxFreeSockets: 16, ...(await this.connection.tls()) });
     })();
     return this.agentPromise;
   }
 
   /** Fresh auth headers for each request (in-cluster tokens rotate; exec plugins refresh). */
   private async credentials(): Promise<Credentials> {
-    const opts: RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) {
-      if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
-    }
-    const user = this.kc.getCurrentUser();
-    if (user?.username !== undefined && user.username !== '') {
-      headers['authorization'] =
-        `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}`;
-    }
-    return { headers };
+    return { headers: await this.connection.headers() };
   }
 
   private buildPath(path: string, query: RequestParams['query']): string {

@@ -9,7 +9,7 @@ import { load, loadAll } from 'js-yaml';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import type { ExecResult } from '../harness/exec.ts';
 import { failureReport } from '../harness/report.ts';
-import { repoRoot } from '../harness/tools.ts';
+import { operatorNodeFlags, repoRoot } from '../harness/tools.ts';
 
 const step = { timeout: 180_000 };
 const chart = path.join(repoRoot, 'charts/berth');
@@ -53,6 +53,10 @@ describe('image and chart agree', () => {
     for (const command of ['berth-operator', 'berth-registry']) {
       assert.match(dockerfile, new RegExp(`> /usr/local/bin/${command} `), `${command} is on PATH`);
     }
+    assert.ok(
+      dockerfile.includes(`exec node ${operatorNodeFlags.join(' ')} /app/operator/cli.ts`),
+      'berth-operator runs with the flags the operator bench measures',
+    );
     const ignore = await readFile(path.join(repoRoot, '.dockerignore'), 'utf8');
     for (const copied of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const source of (copied[1] ?? '').split(' ')) {
