@@ -9,7 +9,7 @@ import { load, loadAll } from 'js-yaml';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import type { ExecResult } from '../harness/exec.ts';
 import { failureReport } from '../harness/report.ts';
-import { operatorNodeFlags, repoRoot } from '../harness/tools.ts';
+import { operatorNodeFlags, registryNodeFlags, repoRoot } from '../harness/tools.ts';
 
 const step = { timeout: 180_000 };
 const chart = path.join(repoRoot, 'charts/berth');
@@ -56,6 +56,10 @@ describe('image and chart agree', () => {
     assert.ok(
       dockerfile.includes(`exec node ${operatorNodeFlags.join(' ')} /app/operator/cli.ts`),
       'berth-operator runs with the flags the operator bench measures',
+    );
+    assert.ok(
+      dockerfile.includes(`exec node ${registryNodeFlags.join(' ')} /app/registry/cli.ts`),
+      'berth-registry runs with the flags the registry bench and tests use',
     );
     const ignore = await readFile(path.join(repoRoot, '.dockerignore'), 'utf8');
     for (const copied of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
