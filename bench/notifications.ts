@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { format } from 'prettier';
 import { startBerth } from '../test/harness/berth.ts';
 import { startDistribution } from '../test/harness/distribution.ts';
 import type { ConfigObject, RegistryKind } from '../test/harness/registry.ts';
@@ -159,7 +160,8 @@ for (const kind of ['berth', 'distribution'] as const) {
     `| ${kind} | ${String(none)} | ${String(dead)} | ${(dead / none).toFixed(2)} | ${String(of('none', (s) => s.rssMiB))} MiB | ${String(of('dead', (s) => s.rssMiB))} MiB |`,
   );
 }
-const text = `${lines.join('\n')}\n`;
+// Formatted as the repository's other Markdown is (prettier --check runs over bench/results in CI).
+const text = await format(`${lines.join('\n')}\n`, { parser: 'markdown', proseWrap: 'preserve' });
 await mkdir(values.results, { recursive: true });
 await writeFile(path.join(values.results, 'notifications-latest.md'), text);
 await writeFile(
