@@ -32,7 +32,7 @@ function abridged(report: RunReport, max: number): RunReport {
 export function reportText(runId: string, report: RunReport): string {
   const verb = report.dryRun ? 'would delete' : 'deleted';
   const lines = [
-    `cleanup run ${runId}${report.dryRun ? ' (dry run: nothing deleted)' : ''}: ${String(report.tagsDeleted)} tags ${verb}, ` +
+    `cleanup run ${runId}${report.dryRun ? ' (dry run: nothing deleted)' : ''}: ${String(report.tagsDeleted)} tags ${report.dryRun ? 'to delete' : 'deleted'}, ` +
       `${String(report.tagsKept)} kept (${String(report.tagsInUse)} in use)` +
       `${report.truncated ? '; truncated, the rest next run' : ''}${report.errors > 0 ? `; ${String(report.errors)} errors` : ''}`,
   ];
