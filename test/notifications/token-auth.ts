@@ -8,7 +8,7 @@ import type { AccessRequest } from '../../registry/auth/types.ts';
 import { generateSigningKeyPair } from '../../registry/auth/keypair.ts';
 import { TokenSigner } from '../../registry/auth/token-signer.ts';
 
-export const catalogAccess: AccessRequest[] = [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+export { catalogAccess } from '../../operator/operations/registry-access.ts';
 
 export interface TokenAuth {
   /** The registry config's `auth` section. */

@@ -4,7 +4,6 @@
 // default 10m: asking more often would only read the same scan again), only while the registry is Ready, with a token it signs itself for `registry:catalog:*` only; status.usage is written by
 // server-side apply under its own field manager, so the registry reconciler's status fields are not touched.
 import type { Logger } from 'pino';
-import type { AccessRequest } from '../../../registry/auth/types.ts';
 import { registryUsageResponseSchema, type RegistryUsageResponse } from '../../../registry/http/usage-api.ts';
 import { ConditionType, usageTopRepositories, type StorageUsageStatus } from '../../api/index.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
@@ -16,6 +15,7 @@ import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../..
 import { parseDuration } from '../../../registry/config/schema.ts';
 import { applyStatusAs } from '../status-apply.ts';
 import {
+  catalogAccess,
   registryServiceUrl,
   registryTokenSigner,
   type RegistryRef,
@@ -40,8 +40,6 @@ export interface UsageControllerOptions {
 interface RegistryWithUsage extends RegistryObject {
   status?: { conditions?: Condition[]; usage?: StorageUsageStatus };
 }
-
-const catalogAccess: AccessRequest[] = [{ type: 'registry', name: 'catalog', actions: ['*'] }];
 
 /** The registry's answer, or how long to wait when it has no scan to serve yet (503 with Retry-After). */
 type UsageAnswer = { usage: RegistryUsageResponse } | { retryAfterMs: number };
