@@ -9,41 +9,35 @@ import {
   notificationsHealthResponseSchema,
   type NotificationsHealthResponse,
 } from '../../../registry/http/notifications-api.ts';
-import { ConditionType, type NotificationsStatus } from '../../api/index.ts';
+import type { NotificationsStatus } from '../../api/index.ts';
 import type { ReconcileResult } from '../../runtime/controller.ts';
 import { describeError } from '../../runtime/errors.ts';
-import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
-import type { Condition, KubeObject } from '../../runtime/objects.ts';
-import { ContainerRegistryKind, type RegistryObject } from '../../reconcile/registry-api.ts';
-import { applyStatusAs } from '../status-apply.ts';
 import {
-  catalogAccess,
-  registryServiceUrl,
-  registryTokenSigner,
-  type RegistryRef,
-  type RegistryTokenSigner,
-} from '../registry-access.ts';
+  failedAnswer,
+  registryReady,
+  RegistryPoller,
+  setupRegistryPoller,
+  type PolledRegistry,
+  type RegistryPollOptions,
+} from '../registry-poller.ts';
+import { applyStatusAs } from '../status-apply.ts';
 
 export const notificationsFieldManager = 'berth-operator-notifications';
 
 /** How often a registry's endpoints are checked. */
 export const defaultNotificationsPollMs = 60_000;
 
-export interface NotificationsControllerOptions {
+const healthPath = '/berth/v1/notifications';
+
+export interface NotificationsControllerOptions extends RegistryPollOptions {
   /** Between checks (default 60 s); for tests. */
   pollMs?: number;
-  /** The registry's base URL (default: its Service in the cluster); for tests outside a cluster. */
-  registryUrl?: (ref: RegistryRef) => string;
-  /** Signs the catalog token (default: with the registry's own key, from its Secret). */
-  tokenSigner?: (client: KubeClient, ref: RegistryRef) => Promise<RegistryTokenSigner>;
-  /** Per request (default 30 s). */
-  timeoutMs?: number;
 }
 
-interface RegistryWithNotifications extends RegistryObject {
+interface RegistryWithNotifications extends PolledRegistry {
   spec?: { notifications?: { endpoints?: { disabled?: boolean }[] } };
-  status?: { conditions?: Condition[]; notifications?: NotificationsStatus };
+  status?: PolledRegistry['status'] & { notifications?: NotificationsStatus };
 }
 
 /** Whether the spec has an endpoint the registry delivers to (read raw: an invalid spec is the reconciler's). */
@@ -71,29 +65,13 @@ export function notificationsStatus(
   };
 }
 
-export class NotificationsController {
-  private readonly client: KubeClient;
-  private readonly registries: { get(key: string): KubeObject | undefined };
-  private readonly opts: NotificationsControllerOptions;
-  /** When each registry is next due (in memory: a new leader asks once at start). */
-  private readonly due = new Map<string, number>();
-
-  constructor(
-    client: KubeClient,
-    registries: NotificationsController['registries'],
-    opts: NotificationsControllerOptions = {},
-  ) {
-    this.client = client;
-    this.registries = registries;
-    this.opts = opts;
-  }
-
+export class NotificationsController extends RegistryPoller<
+  RegistryWithNotifications,
+  NotificationsControllerOptions
+> {
   async reconcile(key: string, logger: Logger): Promise<ReconcileResult> {
-    const raw = this.registries.get(key) as RegistryWithNotifications | undefined;
-    if (raw === undefined || raw.metadata.deletionTimestamp !== undefined) {
-      this.due.delete(key);
-      return {};
-    }
+    const raw = this.current(key);
+    if (raw === undefined) return {};
     if (!notificationsEnabled(raw)) {
       this.due.delete(key);
       if (raw.status?.notifications !== undefined) {
@@ -103,8 +81,7 @@ export class NotificationsController {
       }
       return { result: 'disabled' };
     }
-    const ready = raw.status?.conditions?.find((c) => c.type === ConditionType.Ready);
-    if (ready?.status !== 'True') return { result: 'notReady' };
+    if (!registryReady(raw)) return { result: 'notReady' };
     const pollMs = this.opts.pollMs ?? defaultNotificationsPollMs;
     const now = Date.now();
     const due = this.due.get(key) ?? now;
@@ -112,10 +89,11 @@ export class NotificationsController {
     if (due > now) return { requeueAfterMs: due - now, result: 'waiting' };
     this.due.set(key, now + pollMs);
 
-    const ref: RegistryRef = { namespace: raw.metadata.namespace ?? '', name: raw.metadata.name };
     let answer: NotificationsHealthResponse;
     try {
-      answer = await this.fetchHealth(ref);
+      const res = await this.get(raw, healthPath);
+      if (!res.ok) throw await failedAnswer(res, healthPath);
+      answer = notificationsHealthResponseSchema.parse(await res.json());
     } catch (err) {
       logger.warn({ err: describeError(err) }, 'could not read the registry’s notification health');
       return { requeueAfterMs: pollMs, result: 'registryError' };
@@ -126,36 +104,15 @@ export class NotificationsController {
     logger.debug({ pod: status.pod, failing }, 'notification health recorded');
     return { requeueAfterMs: pollMs };
   }
-
-  private async fetchHealth(ref: RegistryRef): Promise<NotificationsHealthResponse> {
-    const sign = await (this.opts.tokenSigner ?? registryTokenSigner)(this.client, ref);
-    const base = (this.opts.registryUrl ?? registryServiceUrl)(ref);
-    const res = await fetch(new URL('/berth/v1/notifications', base), {
-      headers: { authorization: `Bearer ${await sign(catalogAccess)}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
-    });
-    if (!res.ok) {
-      const body = await res.text();
-      throw new Error(`GET /berth/v1/notifications: HTTP ${String(res.status)} ${body.slice(0, 300)}`);
-    }
-    return notificationsHealthResponseSchema.parse(await res.json());
-  }
 }
 
 export function setupNotificationsController(
   manager: Manager,
   opts: NotificationsControllerOptions = {},
 ): NotificationsController {
-  const registries = manager.informer<KubeObject>({
-    apiVersion: ContainerRegistryKind.apiVersion,
-    kind: ContainerRegistryKind.kind,
-  });
-  const controller = new NotificationsController(manager.client, registries, opts);
-  manager.addController({
-    name: 'notifications',
-    primary: registries,
-    reconcile: (key, { logger }) => controller.reconcile(key, logger),
-    concurrency: 2,
-  });
-  return controller;
+  return setupRegistryPoller(
+    manager,
+    'notifications',
+    (client, registries) => new NotificationsController(client, registries, opts),
+  );
 }
