@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthRequestInfo } from '../auth/types.ts';
-import { requiredAccess } from './access.ts';
+import { authorizeCatalog } from './access.ts';
 import type { Services } from './context.ts';
 import type { NotificationsHealthResponse } from './notifications-api.ts';
 
@@ -15,11 +15,7 @@ export async function notificationsHealth(
   services: Services,
   info: AuthRequestInfo,
 ): Promise<void> {
-  await services.authorizer.authorize(
-    request.headers.authorization,
-    requiredAccess({ kind: 'catalog' }, 'GET'),
-    info,
-  );
+  await authorizeCatalog(request, services, info);
   const body: NotificationsHealthResponse = {
     pod: hostname(),
     endpoints: services.notifier?.health() ?? [],

@@ -5,28 +5,24 @@
 // status.notifications and leaves another manager's status fields. Only this controller runs (no kubelet, no
 // registry reconciler: the test itself says which registry is Ready).
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { setupNotificationsController } from '../../operator/operations/notifications/controller.ts';
-import { applyStatusAs } from '../../operator/operations/status-apply.ts';
-import { KubeClient } from '../../operator/runtime/kube-client.ts';
+import type { KubeClient } from '../../operator/runtime/kube-client.ts';
 import { Manager } from '../../operator/runtime/manager.ts';
 import type { KubeObject } from '../../operator/runtime/objects.ts';
 import type { NotificationsStatus } from '../../operator/api/index.ts';
-import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import type { ControlPlane } from '../harness/control-plane.ts';
 import { freePort } from '../harness/ports.ts';
-import { repoRoot } from '../harness/tools.ts';
 import { waitFor } from '../harness/wait.ts';
 import { pushBlobAs } from '../registry/auth-client.ts';
 import { startReceiver, type Receiver } from '../notifications/receiver.ts';
 import { startNotifyingRegistry, type NotifyingRegistry } from '../notifications/registry.ts';
 import { startTokenAuth, type TokenAuth } from '../notifications/token-auth.ts';
+import { applyTestRegistry, group, setReady, startControlPlaneWithCrds } from './status-harness.ts';
 
 const ns = 'notify';
-const group = 'berth.dev/v1alpha1';
 
 type Registry = KubeObject & {
   status?: { notifications?: NotificationsStatus; conditions?: { type: string; status: string }[] };
@@ -54,25 +50,9 @@ describe('notification health controller (real kube-apiserver)', () => {
   const getRegistry = (name: string) =>
     k().get<Registry>({ apiVersion: group, kind: 'ContainerRegistry', namespace: ns, name });
   const applyRegistry = (name: string, notifications?: typeof hooks) =>
-    k().apply<Registry>(
-      {
-        apiVersion: group,
-        kind: 'ContainerRegistry',
-        metadata: { name, namespace: ns },
-        spec: { storage: { filesystem: { size: '1Gi' } }, ...(notifications ? { notifications } : {}) },
-      } as KubeObject,
-      { force: true },
-    );
+    applyTestRegistry<Registry>(k(), ns, name, notifications ? { notifications } : {});
   const createReadyRegistry = async (name: string, notifications?: typeof hooks): Promise<void> => {
-    const obj = await applyRegistry(name, notifications);
-    const condition = {
-      type: 'Ready',
-      status: 'True',
-      reason: 'Ready',
-      message: 'set by the test',
-      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    };
-    await applyStatusAs(k(), obj, { conditions: [condition] }, 'test-readiness');
+    await setReady(k(), await applyRegistry(name, notifications), true);
   };
 
   before(
@@ -96,18 +76,7 @@ describe('notification health controller (real kube-apiserver)', () => {
         await res.body?.cancel();
       }
 
-      cp = await startControlPlane();
-      const crdDir = path.join(repoRoot, 'crds');
-      for (const f of (await readdir(crdDir)).filter((f) => f.endsWith('.yaml'))) {
-        await cp.kubectl(['apply', '--server-side', '-f', path.join(crdDir, f)]);
-      }
-      await waitFor('the CRDs to be established', async () =>
-        (await cp?.kubectl(['get', 'containerregistries', '-A'], { check: false }))?.code === 0
-          ? true
-          : undefined,
-      );
-      await cp.kubectl(['create', 'namespace', ns]);
-      client = KubeClient.load(cp.kubeconfigPath);
+      ({ cp, client } = await startControlPlaneWithCrds(ns));
       await createReadyRegistry('hooked', hooks);
       await createReadyRegistry('plain');
 
