@@ -221,7 +221,7 @@ export class EndpointQueue {
   }
 }
 
-/** A short reason for the logs: an error code or name, never the request (its URL or headers). */
+/** A short reason for the logs and health(): an error code or name, never the request (its URL or headers). */
 function failureReason(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown } }).cause;
   if (typeof cause?.code === 'string') return cause.code;
