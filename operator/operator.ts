@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../registry/config/schema.ts';
 import { setupCleanupPolicyController } from './operations/cleanup/controller.ts';
 import { setupGarbageCollectionController } from './operations/garbage-collection/controller.ts';
+import { setupNotificationsController } from './operations/notifications/controller.ts';
 import { setupUsageController } from './operations/usage/controller.ts';
 import { setupContainerRegistryController } from './reconcile/container-registry-controller.ts';
 import { setupTokenReviewersController } from './reconcile/token-reviewers.ts';
@@ -222,6 +223,7 @@ export async function startOperator(
   });
   const cleanup = setupCleanupPolicyController(manager, { watchNamespaces: config.watchNamespaces });
   setupUsageController(manager);
+  setupNotificationsController(manager);
   if (config.tokenReviewerClusterRole !== undefined && config.tokenReviewerBinding !== undefined) {
     setupTokenReviewersController(manager, {
       clusterRole: config.tokenReviewerClusterRole,

@@ -613,6 +613,43 @@ export const storageUsageStatusSchema = z.strictObject({
 });
 export type StorageUsageStatus = z.infer<typeof storageUsageStatusSchema>;
 
+const deliveries = z.int().min(0);
+
+export const notificationEndpointStatusSchema = z.strictObject({
+  name: describe(dnsLabelSchema, 'The endpoint (spec.notifications.endpoints[].name).'),
+  healthy: describe(z.boolean(), 'No failed delivery attempt since the last successful one.'),
+  pending: describe(deliveries, 'Events queued for the endpoint, waiting to be delivered.'),
+  sent: describe(deliveries, 'Events the endpoint accepted.'),
+  failed: describe(deliveries, 'Failed delivery attempts, retries included.'),
+  dropped: describe(deliveries, 'Events given up: queue full, retries exhausted, or the pod stopping.'),
+  lastFailure: describe(
+    z.string().max(128).optional(),
+    'Why the last failed attempt failed: a short reason such as ECONNREFUSED, timeout or status 500.',
+  ),
+  failingSince: describe(
+    timestamp.optional(),
+    'When the current run of failed attempts began; absent while healthy.',
+  ),
+});
+export type NotificationEndpointStatus = z.infer<typeof notificationEndpointStatusSchema>;
+
+export const notificationsStatusSchema = z.strictObject({
+  endpoints: describe(
+    z
+      .array(notificationEndpointStatusSchema)
+      .max(16)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+    'Each enabled endpoint.',
+  ),
+  pod: describe(
+    z.string().max(253),
+    'The registry pod that answered: every pod delivers its own events, and these figures are that one ' +
+      'pod’s; its counters reset when it restarts.',
+  ),
+  checkedAt: describe(timestamp, 'When the operator asked.'),
+});
+export type NotificationsStatus = z.infer<typeof notificationsStatusSchema>;
+
 export const containerRegistryStatusSchema = z.strictObject({
   observedGeneration: z.int().min(0).optional(),
   conditions: conditionsSchema.optional(),
@@ -632,6 +669,11 @@ export const containerRegistryStatusSchema = z.strictObject({
   usage: describe(
     storageUsageStatusSchema.optional(),
     'Storage used, from the registry (GET /berth/v1/usage), copied at its scan interval (spec.usage.interval).',
+  ),
+  notifications: describe(
+    notificationsStatusSchema.optional(),
+    'Health of the webhook notification endpoints, from one registry pod (GET /berth/v1/notifications), ' +
+      'checked every minute while spec.notifications has an enabled endpoint.',
   ),
 });
 export type ContainerRegistryStatus = z.infer<typeof containerRegistryStatusSchema>;

@@ -64,6 +64,13 @@ export const containerRegistryResource: ResourceDefinition = {
       priority: 1,
     },
     { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', priority: 1 },
+    {
+      name: 'Failing Hooks',
+      type: 'string',
+      jsonPath: '.status.notifications.endpoints[?(@.healthy==false)].name',
+      description: 'Notification endpoints whose deliveries are failing.',
+      priority: 1,
+    },
     age,
   ],
 };

@@ -55,6 +55,9 @@ async function signer(client: KubeClient, ref: RegistryRef): Promise<TokenSigner
   return TokenSigner.fromPem(b64(secretKeys.signingKey), b64(secretKeys.signingCert));
 }
 
+/** What the operator's reads of registry-wide figures need (usage, notification health): the catalog scope. */
+export const catalogAccess: AccessRequest[] = [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+
 export type RegistryTokenSigner = (access: AccessRequest[], lifetimeSeconds?: number) => Promise<string>;
 
 /** Signs tokens the registry's pods accept (its key, and the issuer and service its config names). */

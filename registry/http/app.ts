@@ -22,6 +22,7 @@ import { deleteManifest, getManifest, putManifest } from './manifests.ts';
 import { listCatalog, listTags } from './listing.ts';
 import { listReferrers } from './referrers.ts';
 import { listTagDetails, tagDetailsRoute } from './tag-details.ts';
+import { notificationsHealth, notificationsHealthRoute } from './notifications.ts';
 import { registryUsage, registryUsageRoute, repositoryUsage, repositoryUsagePattern } from './usage.ts';
 import { repositoryPathName } from './extension-paths.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
@@ -185,7 +186,7 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   });
 
   // Berth's extension API: what the operator needs to prove a fleet's maintenance state, to run cleanup
-  // policies (tag details) and to report storage usage.
+  // policies (tag details) and to report storage usage and notification endpoint health.
   const maintenanceAccess: AccessRequest[] = [{ type: 'registry', name: 'maintenance', actions: ['*'] }];
   app.get('/berth/v1/maintenance', async (request, reply) => {
     request.registryRoute = 'maintenance';
@@ -213,6 +214,11 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   app.get(registryUsageRoute, async (request, reply) => {
     request.registryRoute = 'usage';
     await registryUsage(request, reply, services, requestInfo(request));
+  });
+
+  app.get(notificationsHealthRoute, async (request, reply) => {
+    request.registryRoute = 'notifications';
+    await notificationsHealth(request, reply, services, requestInfo(request));
   });
 
   return { app, metrics };

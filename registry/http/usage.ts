@@ -12,7 +12,7 @@ import type { AuthRequestInfo } from '../auth/types.ts';
 import { RegistryError } from '../errors.ts';
 import { checkName } from '../names.ts';
 import type { RepositoryUsage, UsageSnapshot } from '../usage/scan.ts';
-import { requiredAccess } from './access.ts';
+import { authorizeCatalog } from './access.ts';
 import { repository, type Services } from './context.ts';
 import { parsePage } from './listing.ts';
 import {
@@ -105,11 +105,7 @@ export async function registryUsage(
   services: Services,
   info: AuthRequestInfo,
 ): Promise<void> {
-  await services.authorizer.authorize(
-    request.headers.authorization,
-    requiredAccess({ kind: 'catalog' }, 'GET'),
-    info,
-  );
+  await authorizeCatalog(request, services, info);
   const { n } = parsePage(request);
   const snapshot = lastScan(services);
   const repositories = n === undefined ? snapshot.repositories : snapshot.repositories.slice(0, n);

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { parseDuration, type RegistryConfig } from '../config/schema.ts';
 import { completeEvent, type EventDraft, type NotificationEvent, type SourceRecord } from './envelope.ts';
 import { EndpointQueue, type EndpointSettings } from './endpoint-queue.ts';
+import type { EndpointHealth } from '../http/notifications-api.ts';
 import { ignoredBy } from './ignore-rules.ts';
 import { createNotificationMetrics } from './metrics.ts';
 
@@ -23,6 +24,8 @@ export interface Notifier {
   /** `events.includereferences`: manifest events list what the manifest references. */
   readonly includeReferences: boolean;
   publish(draft: EventDraft): void;
+  /** Each enabled endpoint's delivery figures, since this process started. */
+  health(): EndpointHealth[];
 }
 
 export interface DispatcherOptions {
@@ -65,6 +68,10 @@ export class Dispatcher implements Notifier {
     if (this.routes.length === 0) return;
     const event = completeEvent(draft, this.source);
     for (const { ignores, queue } of this.routes) if (!ignores(event)) queue.push(event);
+  }
+
+  health(): EndpointHealth[] {
+    return this.routes.map(({ queue }) => queue.health());
   }
 
   /** Stops taking events; what is queued gets `graceMs` to be delivered, in parallel across endpoints. */

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { envelopeBody, eventsMediaType, type NotificationEvent } from './envelope.ts';
+import type { EndpointHealth } from '../http/notifications-api.ts';
 import type { DropReason, NotificationMetrics } from './metrics.ts';
 
 export interface EndpointSettings {
@@ -32,6 +33,11 @@ export class EndpointQueue {
   private consecutiveFailures = 0;
   /** Events dropped since the endpoint last accepted one: reported once, when it recovers. */
   private droppedWhileFailing = 0;
+  /** What health() reports, since this process started (the metrics' counters, plus when and why). */
+  private readonly totals = { sent: 0, failed: 0, dropped: 0 };
+  private lastFailure: string | undefined;
+  private lastSuccess: Date | undefined;
+  private failingSince: Date | undefined;
   private accepting = true;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -62,6 +68,19 @@ export class EndpointQueue {
 
   get pending(): number {
     return this.queue.length;
+  }
+
+  health(): EndpointHealth {
+    return {
+      name: this.settings.name,
+      healthy: this.consecutiveFailures === 0,
+      pending: this.queue.length,
+      ...this.totals,
+      consecutiveFailures: this.consecutiveFailures,
+      ...(this.lastFailure !== undefined ? { lastFailure: this.lastFailure } : {}),
+      ...(this.lastSuccess ? { lastSuccessTime: this.lastSuccess.toISOString() } : {}),
+      ...(this.failingSince ? { failingSince: this.failingSince.toISOString() } : {}),
+    };
   }
 
   push(event: NotificationEvent): void {
@@ -120,6 +139,8 @@ export class EndpointQueue {
       if (failure === undefined) {
         this.remove(head);
         this.metrics.sent.inc({ endpoint: this.settings.name });
+        this.totals.sent++;
+        this.lastSuccess = new Date();
         this.recovered();
         continue;
       }
@@ -152,8 +173,11 @@ export class EndpointQueue {
   private failed(item: Pending, reason: string): void {
     const endpoint = this.settings.name;
     this.metrics.failed.inc({ endpoint });
+    this.totals.failed++;
+    this.lastFailure = reason;
     item.failures++;
     this.consecutiveFailures++;
+    if (this.consecutiveFailures === 1) this.failingSince = new Date();
     // Logged once per outage, with no URL or header values (either may carry credentials).
     if (this.consecutiveFailures === 1) {
       this.log.warn({ endpoint, reason, pending: this.queue.length }, 'notification endpoint failing');
@@ -177,6 +201,7 @@ export class EndpointQueue {
     }
     this.consecutiveFailures = 0;
     this.droppedWhileFailing = 0;
+    this.failingSince = undefined;
   }
 
   private remove(item: Pending): void {
@@ -187,6 +212,7 @@ export class EndpointQueue {
 
   private dropped(reason: DropReason, count: number): void {
     this.metrics.dropped.inc({ endpoint: this.settings.name, reason }, count);
+    this.totals.dropped += count;
     this.droppedWhileFailing += count;
   }
 
@@ -195,7 +221,7 @@ export class EndpointQueue {
   }
 }
 
-/** A short reason for the logs: an error code or name, never the request (its URL or headers). */
+/** A short reason for the logs and health(): an error code or name, never the request (its URL or headers). */
 function failureReason(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown } }).cause;
   if (typeof cause?.code === 'string') return cause.code;

@@ -22,6 +22,8 @@ export async function startNotifyingRegistry(
   endpoints: Record<string, unknown>[],
   events: { includereferences?: boolean } = {},
   logger: Logger = pino({ level: process.env['BERTH_TEST_LOG'] ?? 'silent' }),
+  /** More of the config, e.g. `auth`. */
+  more: Record<string, unknown> = {},
 ): Promise<NotifyingRegistry> {
   const root = await mkdtemp(join(tmpdir(), 'berth-notify-'));
   const port = await freePort();
@@ -30,6 +32,7 @@ export async function startNotifyingRegistry(
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
     http: { addr: `127.0.0.1:${port}` },
     notifications: { events, endpoints },
+    ...more,
   });
   const { config, revision } = parseConfig(text, {});
   const registry = await buildRegistry({ config, revision }, { logger });

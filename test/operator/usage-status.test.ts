@@ -4,7 +4,7 @@
 // asked; the status fields another manager owns stay. Only the usage controller runs (there is no kubelet and
 // no registry reconciler here, so the test itself says which registry is Ready).
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,21 +12,19 @@ import { pino } from 'pino';
 import { generateSigningKeyPair } from '../../registry/auth/keypair.ts';
 import { TokenSigner } from '../../registry/auth/token-signer.ts';
 import { createTokenAuthorizer, type TokenAuthorizer } from '../../registry/auth/token-verifier.ts';
-import { applyStatusAs } from '../../operator/operations/status-apply.ts';
 import { setupUsageController } from '../../operator/operations/usage/controller.ts';
-import { KubeClient } from '../../operator/runtime/kube-client.ts';
+import type { KubeClient } from '../../operator/runtime/kube-client.ts';
 import { Manager } from '../../operator/runtime/manager.ts';
 import type { KubeObject } from '../../operator/runtime/objects.ts';
-import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import type { ControlPlane } from '../harness/control-plane.ts';
 import { makeTempDir, removeTempDir } from '../harness/tmp.ts';
-import { repoRoot } from '../harness/tools.ts';
 import { waitFor } from '../harness/wait.ts';
 import { pushImage } from '../registry/client.ts';
 import { startTestRegistry, type TestRegistry } from '../registry/server.ts';
 import { layer, pushUsageFixture } from '../usage/usage-scenario.ts';
+import { applyTestRegistry, group, setReady, startControlPlaneWithCrds } from './status-harness.ts';
 
 const ns = 'usage';
-const group = 'berth.dev/v1alpha1';
 const service = 'registry.test';
 const issuer = 'berth-test-issuer';
 
@@ -58,23 +56,7 @@ describe('usage controller (real kube-apiserver)', () => {
   const getRegistry = (name: string) =>
     k().get<Registry>({ apiVersion: group, kind: 'ContainerRegistry', namespace: ns, name });
   const createRegistry = async (name: string, ready: boolean): Promise<void> => {
-    const obj = await k().apply<Registry>(
-      {
-        apiVersion: group,
-        kind: 'ContainerRegistry',
-        metadata: { name, namespace: ns },
-        spec: { storage: { filesystem: { size: '1Gi' } } },
-      } as KubeObject,
-      { force: true },
-    );
-    const condition = {
-      type: 'Ready',
-      status: ready ? 'True' : 'False',
-      reason: ready ? 'Ready' : 'Progressing',
-      message: 'set by the test',
-      lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    };
-    await applyStatusAs(k(), obj, { conditions: [condition] }, 'test-readiness');
+    await setReady(k(), await applyTestRegistry(k(), ns, name), ready);
   };
   /** Requests to /berth/v1/usage a registry answered with `code` so far. */
   const usageRequests = async (of: TestRegistry | undefined, code = 200): Promise<number> => {
@@ -129,18 +111,7 @@ describe('usage controller (real kube-apiserver)', () => {
         usage: { intervalMs: 3_600_000 },
       });
 
-      cp = await startControlPlane();
-      const crdDir = path.join(repoRoot, 'crds');
-      for (const f of (await readdir(crdDir)).filter((f) => f.endsWith('.yaml'))) {
-        await cp.kubectl(['apply', '--server-side', '-f', path.join(crdDir, f)]);
-      }
-      await waitFor('the CRDs to be established', async () =>
-        (await cp?.kubectl(['get', 'containerregistries', '-A'], { check: false }))?.code === 0
-          ? true
-          : undefined,
-      );
-      await cp.kubectl(['create', 'namespace', ns]);
-      client = KubeClient.load(cp.kubeconfigPath);
+      ({ cp, client } = await startControlPlaneWithCrds(ns));
       await createRegistry('idle', false);
       await createRegistry('ready', true);
       await createRegistry('early', true);
