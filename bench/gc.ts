@@ -17,6 +17,7 @@ import { removeTempDir } from '../test/harness/tmp.ts';
 import { fastTempDir } from '../test/gc/corpus.ts';
 import { repoRoot, requireTool, tools } from '../test/harness/tools.ts';
 import { forEachConcurrent } from '../registry/gc/limit.ts';
+import { rotate } from './registries.ts';
 import { ensureBenchTools } from './tools.ts';
 
 interface Corpus {
@@ -214,8 +215,7 @@ export async function runGcBench(options: {
       const samples: Record<Collector, Measured>[] = [];
       for (let round = 0; round < rounds; round++) {
         // Rotate which goes first, so page-cache warmth and machine drift hit all alike.
-        const k = round % collectors.length;
-        const order = [...collectors.slice(k), ...collectors.slice(0, k)];
+        const order = rotate(collectors, round);
         const sample: Partial<Record<Collector, Measured>> = {};
         for (const collector of order) {
           // Each collector on its own copy of the same root.

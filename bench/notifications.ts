@@ -17,7 +17,7 @@ import type { ConfigObject, RegistryKind } from '../test/harness/registry.ts';
 import { detectMonolithicMode, type MonolithicMode } from './blob-push.ts';
 import { BenchClient, expectStatus, header } from './http-client.ts';
 import { median } from './report.ts';
-import { kindLabels, kinds as allKinds, sharedConfig } from './registries.ts';
+import { kindLabels, kinds as allKinds, rotate, sharedConfig } from './registries.ts';
 import { readMemory } from './rss.ts';
 import { ensureBenchTools } from './tools.ts';
 
@@ -128,8 +128,7 @@ const samples: Sample[] = [];
 try {
   for (let round = 0; round < rounds; round++) {
     // Rotate the order so drift on a shared machine hits every variant alike.
-    const k = round % allKinds.length;
-    const kinds: RegistryKind[] = [...allKinds.slice(k), ...allKinds.slice(0, k)];
+    const kinds: RegistryKind[] = rotate(allKinds, round);
     const variants: Variant[] = round % 2 === 0 ? ['none', 'dead'] : ['dead', 'none'];
     for (const kind of kinds) {
       for (const variant of variants) {

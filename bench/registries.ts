@@ -11,6 +11,11 @@ export const kinds = ['distribution', 'distribution-v3', 'berth'] as const satis
 /** The references Berth is compared with, oldest first. */
 export const references = ['distribution', 'distribution-v3'] as const satisfies readonly RegistryKind[];
 export type Reference = (typeof references)[number];
+/** The list starting at its (n mod length)-th element: each registry goes first in turn. */
+export function rotate<T>(list: readonly T[], n: number): T[] {
+  const k = n % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
 /** Report names of the registries. */
 export const kindLabels: Record<RegistryKind, string> = {
   distribution: 'Distribution 2.8',

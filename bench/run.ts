@@ -11,7 +11,7 @@ import { requireTool, tools } from '../test/harness/tools.ts';
 import { writeBlobFile, type BlobFile } from './blob-file.ts';
 import { detectMonolithicMode, type MonolithicMode } from './blob-push.ts';
 import { parseOptions, usage, type BenchOptions, type MetricName } from './options.ts';
-import { kindLabels, kinds, sharedConfig, startRegistry, type BenchRegistry } from './registries.ts';
+import { kindLabels, kinds, rotate, sharedConfig, startRegistry, type BenchRegistry } from './registries.ts';
 import {
   markdown,
   median,
@@ -27,12 +27,6 @@ import { benchTools, ensureBenchTools, type BenchTool } from './tools.ts';
 const mib = 1024 * 1024;
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
-}
-
-/** The list starting at its (n mod length)-th element: each registry goes first in turn. */
-function rotate<T>(list: readonly T[], n: number): T[] {
-  const k = n % list.length;
-  return [...list.slice(k), ...list.slice(0, k)];
 }
 
 async function versions(): Promise<Record<string, string>> {
