@@ -30,8 +30,9 @@ const serverExe: Record<Exclude<RegistryKind, 'berth'>, string> = {
 
 /**
  * Distribution's packaged config (Debian's /etc/docker/registry/config.yml, upstream's too) caches blob
- * descriptors in memory; Berth and Distribution v3.1 accept the same keys. Access logs are off because Berth writes none: the
- * bench measures serving, not logging (and the harness would buffer every log line in this process).
+ * descriptors in memory; Berth and Distribution v3.1 accept the same keys. Access logs are off because
+ * Berth writes none: the bench measures serving, not logging (and the harness would buffer every log line
+ * in this process).
  */
 export const sharedConfig: ConfigObject = {
   log: { level: 'warn', accesslog: { disabled: true } },
