@@ -1,8 +1,8 @@
 // `node bench/gc.ts`: garbage collection, Berth against CNCF Distribution 2.8 (`docker-registry
-// garbage-collect`) side by side, on a filesystem corpus of ~10k manifests and ~50k blobs written straight
+// garbage-collect`) and v3.1 (`.cache/bin/distribution-v3 garbage-collect`) side by side, on a filesystem corpus of ~10k manifests and ~50k blobs written straight
 // to disk in Distribution's layout (much faster than pushing it). Each collector runs on its own copy of
-// the same root, with and without --delete-untagged, alternating which goes first. Reported: wall time
-// (process start to exit), the Distribution/Berth ratio, and each process's peak RSS (GNU time's %M).
+// the same root, with and without --delete-untagged, rotating which goes first. Reported: wall time
+// (process start to exit), the Distribution/Berth ratios, and each process's peak RSS (GNU time's %M).
 //
 // The corpus lives in /dev/shm when there is one (so the figures measure the collectors, not this machine's
 // disk; --dir puts it elsewhere, e.g. on a real disk, where Berth's parallel I/O counts for more).
@@ -17,6 +17,8 @@ import { removeTempDir } from '../test/harness/tmp.ts';
 import { fastTempDir } from '../test/gc/corpus.ts';
 import { repoRoot, requireTool, tools } from '../test/harness/tools.ts';
 import { forEachConcurrent } from '../registry/gc/limit.ts';
+import { rotate } from './registries.ts';
+import { ensureBenchTools } from './tools.ts';
 
 interface Corpus {
   root: string;
@@ -144,15 +146,25 @@ async function config(dir: string, root: string): Promise<string> {
   return file;
 }
 
+/** The collectors: Berth and the two references. */
+const collectors = ['berth', 'distribution', 'distribution-v3'] as const;
+type Collector = (typeof collectors)[number];
+const collectorLabels: Record<Collector, string> = {
+  berth: 'Berth',
+  distribution: 'Distribution 2.8',
+  'distribution-v3': 'Distribution v3.1',
+};
+
 export interface GcBenchResult {
   corpus: { manifests: number; blobs: number; files: number; repos: number };
-  runs: {
+  versions: { distribution: string; 'distribution-v3': string };
+  runs: ({
     mode: 'plain' | 'delete-untagged';
-    berth: Measured;
-    distribution: Measured;
-    /** Distribution's time / Berth's time. */
+    /** Distribution 2.8's time / Berth's time. */
     speedup: number;
-  }[];
+    /** Distribution v3.1's time / Berth's time. */
+    speedupV3: number;
+  } & Record<Collector, Measured>)[];
 }
 
 export async function runGcBench(options: {
@@ -164,6 +176,19 @@ export async function runGcBench(options: {
 }): Promise<GcBenchResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[bench gc] ${line}\n`));
   requireTool('distribution');
+  await ensureBenchTools(['distribution-v3']);
+  const binaries: Record<Collector, (flags: string[], cfg: string) => [string, string[]]> = {
+    berth: (flags, cfg) => [
+      tools.node,
+      [path.join(repoRoot, 'registry/cli.ts'), 'garbage-collect', '-q', ...flags, cfg],
+    ],
+    distribution: (flags, cfg) => [tools.distribution, ['garbage-collect', ...flags, cfg]],
+    'distribution-v3': (flags, cfg) => [tools['distribution-v3'], ['garbage-collect', ...flags, cfg]],
+  };
+  const version = async (file: string): Promise<string> => {
+    const r = await exec(file, ['--version'], { check: false, timeoutMs: 10_000 });
+    return /v?\d+\.\d+\.\d+\S*/.exec(r.stdout + r.stderr)?.[0] ?? '?';
+  };
   const repos = options.repos ?? 500;
   const work = options.dir
     ? await mkdir(options.dir, { recursive: true }).then(() => options.dir ?? '')
@@ -178,60 +203,53 @@ export async function runGcBench(options: {
     );
     const result: GcBenchResult = {
       corpus: { manifests: corpus.manifests, blobs: corpus.blobs, files: corpus.files, repos },
+      versions: {
+        distribution: await version(tools.distribution),
+        'distribution-v3': await version(tools['distribution-v3']),
+      },
       runs: [],
     };
     const rounds = options.rounds ?? 1;
     for (const mode of ['plain', 'delete-untagged'] as const) {
       const flags = mode === 'plain' ? [] : ['-m'];
-      const samples: { berth: Measured; distribution: Measured }[] = [];
+      const samples: Record<Collector, Measured>[] = [];
       for (let round = 0; round < rounds; round++) {
-        const berthRoot = path.join(work, `berth-${mode}-${round}`);
-        const distRoot = path.join(work, `dist-${mode}-${round}`);
-        await exec('cp', ['-a', pristine, berthRoot]);
-        await exec('cp', ['-a', pristine, distRoot]);
-        const runBerth = async (): Promise<Measured> =>
-          timed(tools.node, [
-            path.join(repoRoot, 'registry/cli.ts'),
-            'garbage-collect',
-            '-q',
-            ...flags,
-            await config(work, berthRoot),
-          ]);
-        const runDist = async (): Promise<Measured> =>
-          timed(tools.distribution, ['garbage-collect', ...flags, await config(work, distRoot)]);
-        // Alternate which goes first, so page-cache warmth and machine drift hit both alike.
-        let berth: Measured;
-        let distribution: Measured;
-        if (round % 2 === 0) {
-          berth = await runBerth();
-          distribution = await runDist();
-        } else {
-          distribution = await runDist();
-          berth = await runBerth();
+        // Rotate which goes first, so page-cache warmth and machine drift hit all alike.
+        const order = rotate(collectors, round);
+        const sample: Partial<Record<Collector, Measured>> = {};
+        for (const collector of order) {
+          // Each collector on its own copy of the same root.
+          const root = path.join(work, `${collector}-${mode}-${round}`);
+          await exec('cp', ['-a', pristine, root]);
+          const [file, args] = binaries[collector](flags, await config(work, root));
+          sample[collector] = await timed(file, args);
+          await exec('rm', ['-rf', root]);
         }
-        samples.push({ berth, distribution });
+        const done = sample as Record<Collector, Measured>;
+        samples.push(done);
         log(
-          `${mode} round ${round + 1}: Berth ${berth.seconds}s ${berth.peakRssMiB} MiB, Distribution ${distribution.seconds}s ${distribution.peakRssMiB} MiB`,
+          `${mode} round ${round + 1}: ${collectors.map((c) => `${collectorLabels[c]} ${done[c].seconds}s ${done[c].peakRssMiB} MiB`).join(', ')}`,
         );
-        await exec('rm', ['-rf', berthRoot, distRoot]);
       }
       const median = (xs: number[]): number => {
         const s = [...xs].sort((a, b) => a - b);
         return s[Math.floor(s.length / 2)] ?? 0;
       };
-      const berth = {
-        seconds: median(samples.map((s) => s.berth.seconds)),
-        peakRssMiB: Math.max(...samples.map((s) => s.berth.peakRssMiB)),
-      };
-      const distribution = {
-        seconds: median(samples.map((s) => s.distribution.seconds)),
-        peakRssMiB: Math.max(...samples.map((s) => s.distribution.peakRssMiB)),
-      };
+      const summary = (c: Collector): Measured => ({
+        seconds: median(samples.map((s) => s[c].seconds)),
+        peakRssMiB: Math.max(...samples.map((s) => s[c].peakRssMiB)),
+      });
+      const berth = summary('berth');
+      const distribution = summary('distribution');
+      const v3 = summary('distribution-v3');
+      const speedupOver = (m: Measured): number => +(m.seconds / Math.max(berth.seconds, 0.01)).toFixed(2);
       result.runs.push({
         mode,
         berth,
         distribution,
-        speedup: +(distribution.seconds / Math.max(berth.seconds, 0.01)).toFixed(2),
+        'distribution-v3': v3,
+        speedup: speedupOver(distribution),
+        speedupV3: speedupOver(v3),
       });
     }
     return result;
@@ -242,14 +260,17 @@ export async function runGcBench(options: {
 
 export function gcBenchMarkdown(r: GcBenchResult): string {
   const lines = [
-    `GC of ${r.corpus.manifests} manifests / ${r.corpus.blobs} blobs in ${r.corpus.repos} repositories (filesystem, ${r.corpus.files} files)`,
+    `GC of ${r.corpus.manifests} manifests / ${r.corpus.blobs} blobs in ${r.corpus.repos} repositories (filesystem, ${r.corpus.files} files); ` +
+      `Distribution 2.8 is ${r.versions.distribution}, v3.1 is ${r.versions['distribution-v3']}`,
     '',
-    '| mode | Berth | Distribution 2.8 | speed-up | Berth peak RSS | Distribution peak RSS |',
-    '|---|---|---|---|---|---|',
+    '| mode | Berth | Distribution 2.8 | Distribution v3.1 | speed-up vs 2.8 | speed-up vs v3.1 | Berth peak RSS | 2.8 peak RSS | v3.1 peak RSS |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const run of r.runs) {
+    const v3 = run['distribution-v3'];
     lines.push(
-      `| ${run.mode} | ${run.berth.seconds.toFixed(2)} s | ${run.distribution.seconds.toFixed(2)} s | ${run.speedup}× | ${run.berth.peakRssMiB} MiB | ${run.distribution.peakRssMiB} MiB |`,
+      `| ${run.mode} | ${run.berth.seconds.toFixed(2)} s | ${run.distribution.seconds.toFixed(2)} s | ${v3.seconds.toFixed(2)} s | ` +
+        `${run.speedup}× | ${run.speedupV3}× | ${run.berth.peakRssMiB} MiB | ${run.distribution.peakRssMiB} MiB | ${v3.peakRssMiB} MiB |`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,5 @@
 // `node bench/notifications.ts`: what a notification endpoint that never answers costs a registry's pushes.
-// Berth and Distribution 2.8 each run twice per round, without endpoints and with one endpoint that accepts
+// Berth, Distribution 2.8 and Distribution v3.1 each run twice per round, without endpoints and with one endpoint that accepts
 // connections and never answers (a dead webhook receiver), the same small-blob push load each time. Reported:
 // pushes/s with the dead endpoint over pushes/s without (1.0 = no cost), and the server's RSS after the load
 // (Distribution queues undelivered events in memory without bound; Berth keeps at most 1,000 per endpoint).
@@ -18,8 +18,9 @@ import type { ConfigObject, RegistryKind } from '../test/harness/registry.ts';
 import { detectMonolithicMode, type MonolithicMode } from './blob-push.ts';
 import { BenchClient, expectStatus, header } from './http-client.ts';
 import { median } from './report.ts';
-import { sharedConfig } from './registries.ts';
+import { kindLabels, kinds as allKinds, rotate, sharedConfig } from './registries.ts';
 import { readMemory } from './rss.ts';
+import { ensureBenchTools } from './tools.ts';
 
 const { values } = parseArgs({
   options: {
@@ -95,7 +96,9 @@ async function pushBlob(client: BenchClient, repo: string, mode: MonolithicMode)
 async function measure(kind: RegistryKind, variant: Variant, endpointUrl: string): Promise<Sample> {
   const config = variant === 'dead' ? { ...sharedConfig, ...notificationsConfig(endpointUrl) } : sharedConfig;
   const running =
-    kind === 'berth' ? await startBerth({ config }) : await startDistribution({ config: config });
+    kind === 'berth'
+      ? await startBerth({ config })
+      : await startDistribution({ config, version: kind === 'distribution-v3' ? 3 : 2 });
   const client = new BenchClient(running.url);
   try {
     const repo = 'bench/notifications';
@@ -120,12 +123,13 @@ async function measure(kind: RegistryKind, variant: Variant, endpointUrl: string
   }
 }
 
+await ensureBenchTools(['distribution-v3']);
 const endpoint = await deadEndpoint();
 const samples: Sample[] = [];
 try {
   for (let round = 0; round < rounds; round++) {
-    // Alternate the order so drift on a shared machine hits every variant alike.
-    const kinds: RegistryKind[] = round % 2 === 0 ? ['berth', 'distribution'] : ['distribution', 'berth'];
+    // Rotate the order so drift on a shared machine hits every variant alike.
+    const kinds: RegistryKind[] = rotate(allKinds, round);
     const variants: Variant[] = round % 2 === 0 ? ['none', 'dead'] : ['dead', 'none'];
     for (const kind of kinds) {
       for (const variant of variants) {
@@ -151,13 +155,13 @@ const lines = [
   '| registry | pushes/s, no endpoint | pushes/s, dead endpoint | dead / none | RSS after, no endpoint | RSS after, dead endpoint |',
   '| --- | --- | --- | --- | --- | --- |',
 ];
-for (const kind of ['berth', 'distribution'] as const) {
+for (const kind of allKinds) {
   const of = (variant: Variant, f: (s: Sample) => number) =>
     median(samples.filter((s) => s.kind === kind && s.variant === variant).map(f));
   const none = of('none', (s) => s.pushesPerSecond);
   const dead = of('dead', (s) => s.pushesPerSecond);
   lines.push(
-    `| ${kind} | ${String(none)} | ${String(dead)} | ${(dead / none).toFixed(2)} | ${String(of('none', (s) => s.rssMiB))} MiB | ${String(of('dead', (s) => s.rssMiB))} MiB |`,
+    `| ${kindLabels[kind]} | ${String(none)} | ${String(dead)} | ${(dead / none).toFixed(2)} | ${String(of('none', (s) => s.rssMiB))} MiB | ${String(of('dead', (s) => s.rssMiB))} MiB |`,
   );
 }
 // Formatted as the repository's other Markdown is (prettier --check runs over bench/results in CI).

@@ -1,25 +1,46 @@
-// The two registries under test, started through the test harness's launchers with one shared config
-// overlay, so both run the same settings on a fresh temp root on the same disk.
+// The registries under test (Berth and the two references, Distribution 2.8 and v3.1), started through the
+// test harness's launchers with one shared config overlay, so all run the same settings on a fresh temp
+// root on the same disk.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { startBerth } from '../test/harness/berth.ts';
 import { startDistribution } from '../test/harness/distribution.ts';
 import type { ConfigObject, RegistryKind, RunningRegistry } from '../test/harness/registry.ts';
 import { BenchClient } from './http-client.ts';
 
-export const kinds = ['distribution', 'berth'] as const satisfies readonly RegistryKind[];
+export const kinds = ['distribution', 'distribution-v3', 'berth'] as const satisfies readonly RegistryKind[];
+/** The references Berth is compared with, oldest first. */
+export const references = ['distribution', 'distribution-v3'] as const satisfies readonly RegistryKind[];
+export type Reference = (typeof references)[number];
+/** The list starting at its (n mod length)-th element: each registry goes first in turn. */
+export function rotate<T>(list: readonly T[], n: number): T[] {
+  const k = n % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+/** Report names of the registries. */
+export const kindLabels: Record<RegistryKind, string> = {
+  distribution: 'Distribution 2.8',
+  'distribution-v3': 'Distribution v3.1',
+  berth: 'Berth',
+};
+/** The registry binary each kind's server process runs (serverPid checks it). */
+const serverExe: Record<Exclude<RegistryKind, 'berth'>, string> = {
+  distribution: '/docker-registry',
+  'distribution-v3': '/distribution-v3',
+};
 
 /**
  * Distribution's packaged config (Debian's /etc/docker/registry/config.yml, upstream's too) caches blob
- * descriptors in memory; Berth accepts the same key. Access logs are off because Berth writes none: the
- * bench measures serving, not logging (and the harness would buffer every log line in this process).
+ * descriptors in memory; Berth and Distribution v3.1 accept the same keys. Access logs are off because
+ * Berth writes none: the bench measures serving, not logging (and the harness would buffer every log line
+ * in this process).
  */
 export const sharedConfig: ConfigObject = {
   log: { level: 'warn', accesslog: { disabled: true } },
   storage: { cache: { blobdescriptor: 'inmemory' } },
 };
 
-export interface BenchRegistry {
-  kind: RegistryKind;
+export interface BenchRegistry<K extends RegistryKind = RegistryKind> {
+  kind: K;
   running: RunningRegistry;
   client: BenchClient;
   /** The server process itself (checked: not a wrapper). */
@@ -41,7 +62,7 @@ export async function startRegistry(kind: RegistryKind, opts: StartOptions = {})
             ? {}
             : { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } }),
         })
-      : await startDistribution({ config: sharedConfig });
+      : await startDistribution({ config: sharedConfig, version: kind === 'distribution-v3' ? 3 : 2 });
   const client = new BenchClient(running.url);
   try {
     const pid = serverPid(running);
@@ -74,7 +95,7 @@ function serverPid(running: RunningRegistry): number {
   const ok =
     running.kind === 'berth'
       ? /\/node(\s|$)/.test(exe) && cmdline.includes('registry/cli.ts') && cmdline.includes('serve')
-      : exe.endsWith('/docker-registry') && cmdline.includes('serve');
+      : exe.endsWith(serverExe[running.kind]) && cmdline.includes('serve');
   if (!ok) {
     throw new Error(
       `${running.kind}: pid ${pid} is not the registry server (exe ${exe}, cmdline ${cmdline.join(' ')})`,

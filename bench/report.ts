@@ -1,14 +1,16 @@
-// Turns raw samples into the Markdown table (metric, Distribution, Berth, ratio, target, met?) and the JSON
-// file with every sample. Targets are judged on ratios (or Berth's worst RSS), never on absolute speeds.
+// Turns raw samples into the Markdown table (metric, Distribution 2.8, Distribution v3.1, Berth, the ratios
+// Berth/2.8 and Berth/v3.1, target, met?) and the JSON file with every sample. Targets are judged on ratios
+// against each reference (or Berth's worst RSS), never on absolute speeds.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as prettier from 'prettier';
 import type { RegistryKind } from '../test/harness/registry.ts';
 import type { MetricName } from './options.ts';
+import { kindLabels, kinds, references, type Reference } from './registries.ts';
 
 export interface Sample {
   round: number;
-  /** 0 when this registry went first in the round, 1 when second. */
+  /** 0 when this registry went first in the round, 1 when second, 2 when third. */
   position: number;
   value: number;
   /** Server CPU (user + system) per unit of work: seconds per GB, or µs per request. */
@@ -16,28 +18,37 @@ export interface Sample {
   detail?: Record<string, unknown>;
 }
 
-export type Samples = Partial<Record<MetricName, Record<RegistryKind, Sample[]>>>;
+export type Samples = Partial<Record<MetricName, Partial<Record<RegistryKind, Sample[]>>>>;
 
 interface MetricDef {
   label: string;
   unit: string;
-  /** Berth/Distribution must be at least this, or Berth's worst sample must stay below `maxBerth`. */
-  minRatio?: number;
+  /**
+   * Berth/reference must be at least this (per reference: issue 2 set the targets against 2.8, issue 14
+   * against v3.1), or Berth's worst sample must stay below `maxBerth`.
+   */
+  minRatio?: Record<Reference, number>;
   maxBerth?: number;
   digits: number;
 }
 
+const pushTarget = { distribution: 2, 'distribution-v3': 1.2 };
 export const metricDefs: Record<MetricName, MetricDef> = {
-  mono: { label: 'monolithic push', unit: 'MB/s', minRatio: 2, digits: 0 },
+  mono: { label: 'monolithic push', unit: 'MB/s', minRatio: pushTarget, digits: 0 },
   'mono-put': {
-    label: 'monolithic push, POST + PUT (same protocol for both)',
+    label: 'monolithic push, POST + PUT (same protocol for all)',
     unit: 'MB/s',
-    minRatio: 2,
+    minRatio: pushTarget,
     digits: 0,
   },
-  chunked: { label: 'chunked push', unit: 'MB/s', minRatio: 2, digits: 0 },
-  pull: { label: 'pull', unit: 'MB/s', minRatio: 1, digits: 0 },
-  manifest: { label: 'manifest GET by tag', unit: 'req/s', minRatio: 1.5, digits: 0 },
+  chunked: { label: 'chunked push', unit: 'MB/s', minRatio: pushTarget, digits: 0 },
+  pull: { label: 'pull', unit: 'MB/s', minRatio: { distribution: 1, 'distribution-v3': 1 }, digits: 0 },
+  manifest: {
+    label: 'manifest GET by tag',
+    unit: 'req/s',
+    minRatio: { distribution: 1.5, 'distribution-v3': 1.5 },
+    digits: 0,
+  },
   rss: { label: 'peak RSS during the monolithic push', unit: 'MiB', maxBerth: 200, digits: 0 },
 };
 
@@ -48,22 +59,36 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-export interface SummaryRow {
-  metric: MetricName;
-  label: string;
-  unit: string;
-  distribution: { median: number; min: number; max: number; spreadPct: number };
-  berth: { median: number; min: number; max: number; spreadPct: number };
-  /** Median server CPU per unit of work (see Sample.cpuPerUnit), when measured. */
-  cpu?: { distribution: number; berth: number; unit: string };
-  /** Berth/Distribution of the medians, and the range of the per-round ratios. */
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  spreadPct: number;
+}
+
+/** Berth against one reference. */
+export interface Comparison {
+  /** Berth/reference of the medians, and the range of the per-round ratios. */
   ratio: number;
   roundRatios: number[];
   target: string;
   met: boolean;
 }
 
-function stats(samples: readonly Sample[]) {
+export interface SummaryRow {
+  metric: MetricName;
+  label: string;
+  unit: string;
+  /** Per registry that has samples. */
+  stats: Partial<Record<RegistryKind, Stats>>;
+  /** Median server CPU per unit of work (see Sample.cpuPerUnit), when measured. */
+  cpu?: { unit: string; values: Partial<Record<RegistryKind, number>> };
+  vs: Partial<Record<Reference, Comparison>>;
+  /** Every target met. */
+  met: boolean;
+}
+
+function stats(samples: readonly Sample[]): Stats {
   const v = samples.map((s) => s.value);
   const m = median(v);
   const min = Math.min(...v);
@@ -71,52 +96,47 @@ function stats(samples: readonly Sample[]) {
   return { median: m, min, max, spreadPct: m === 0 ? 0 : ((max - min) / m) * 100 };
 }
 
+function compare(def: MetricDef, reference: Reference, berth: readonly Sample[], ref: readonly Sample[]) {
+  const roundRatios: number[] = [];
+  for (const bs of berth) {
+    const rs = ref.find((s) => s.round === bs.round);
+    if (rs && rs.value !== 0) roundRatios.push(bs.value / rs.value);
+  }
+  const ratio = stats(berth).median / stats(ref).median;
+  if (def.maxBerth !== undefined) {
+    const met = stats(berth).max < def.maxBerth;
+    return { ratio, roundRatios, target: `Berth < ${def.maxBerth} ${def.unit} (worst round)`, met };
+  }
+  const min = def.minRatio?.[reference] ?? 1;
+  return { ratio, roundRatios, target: `≥ ${min}×`, met: ratio >= min };
+}
+
 export function summarize(samples: Samples): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const [metric, def] of Object.entries(metricDefs) as [MetricName, MetricDef][]) {
     const per = samples[metric];
-    if (!per || per.distribution.length === 0 || per.berth.length === 0) continue;
-    const d = stats(per.distribution);
-    const b = stats(per.berth);
-    const roundRatios: number[] = [];
-    for (const bs of per.berth) {
-      const ds = per.distribution.find((s) => s.round === bs.round);
-      if (ds && ds.value !== 0) roundRatios.push(bs.value / ds.value);
+    const berth = per?.berth ?? [];
+    if (!per || berth.length === 0) continue;
+    const row: SummaryRow = { metric, label: def.label, unit: def.unit, stats: {}, vs: {}, met: true };
+    const cpuValues: Partial<Record<RegistryKind, number>> = {};
+    for (const kind of kinds) {
+      const list = per[kind] ?? [];
+      if (list.length === 0) continue;
+      row.stats[kind] = stats(list);
+      const cpu = list.flatMap((x) => (x.cpuPerUnit === undefined ? [] : [x.cpuPerUnit]));
+      if (cpu.length > 0) cpuValues[kind] = median(cpu);
     }
-    const ratio = b.median / d.median;
-    let target: string;
-    let met: boolean;
-    if (def.maxBerth !== undefined) {
-      target = `Berth < ${def.maxBerth} ${def.unit} (worst round)`;
-      met = b.max < def.maxBerth;
-    } else {
-      target = `≥ ${def.minRatio ?? 1}×`;
-      met = ratio >= (def.minRatio ?? 1);
+    for (const reference of references) {
+      const ref = per[reference] ?? [];
+      if (ref.length === 0) continue;
+      const c = compare(def, reference, berth, ref);
+      row.vs[reference] = c;
+      row.met &&= c.met;
     }
-    const cpuOf = (list: readonly Sample[]): number[] =>
-      list.flatMap((x) => (x.cpuPerUnit === undefined ? [] : [x.cpuPerUnit]));
-    const dc = cpuOf(per.distribution);
-    const bc = cpuOf(per.berth);
-    const cpu =
-      dc.length > 0 && bc.length > 0
-        ? {
-            distribution: median(dc),
-            berth: median(bc),
-            unit: def.unit === 'req/s' ? 'CPU µs/request' : 'CPU s/GB',
-          }
-        : undefined;
-    rows.push({
-      metric,
-      label: def.label,
-      unit: def.unit,
-      distribution: d,
-      berth: b,
-      ...(cpu ? { cpu } : {}),
-      ratio,
-      roundRatios,
-      target,
-      met,
-    });
+    if (cpuValues.berth !== undefined && Object.keys(cpuValues).length > 1) {
+      row.cpu = { unit: def.unit === 'req/s' ? 'CPU µs/request' : 'CPU s/GB', values: cpuValues };
+    }
+    rows.push(row);
   }
   return rows;
 }
@@ -125,11 +145,24 @@ function num(v: number, digits: number): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function cell(s: SummaryRow['berth'], digits: number, rounds: number): string {
+function cell(s: Stats | undefined, digits: number, rounds: number): string {
+  if (!s) return '–';
   return rounds > 1
     ? `${num(s.median, digits)} (${num(s.min, digits)}–${num(s.max, digits)})`
     : num(s.median, digits);
 }
+
+function ratioCell(c: Comparison | undefined): string {
+  if (!c) return '–';
+  const range =
+    c.roundRatios.length > 1
+      ? ` (rounds ${num(Math.min(...c.roundRatios), 2)}–${num(Math.max(...c.roundRatios), 2)})`
+      : '';
+  return `${num(c.ratio, 2)}×${range}`;
+}
+
+/** "2.8" of "Distribution 2.8": the reference's short name in column heads. */
+const shortName = (r: Reference): string => kindLabels[r].replace('Distribution ', '');
 
 export interface ReportMeta {
   date: string;
@@ -142,7 +175,8 @@ export interface ReportMeta {
 
 export function markdown(rows: SummaryRow[], meta: ReportMeta, rounds: number): string {
   const lines: string[] = [];
-  lines.push('# Berth vs CNCF Distribution 2.8', '');
+  const row = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  lines.push(`# Berth vs CNCF ${references.map((r) => kindLabels[r]).join(' and ')}`, '');
   lines.push(`Run ${meta.date} with \`${meta.command}\` on ${meta.machine}.`, '');
   lines.push(
     `Versions: ${Object.entries(meta.versions)
@@ -152,36 +186,61 @@ export function markdown(rows: SummaryRow[], meta: ReportMeta, rounds: number): 
   );
   for (const s of meta.settings) lines.push(`- ${s}`);
   lines.push('');
-  lines.push('| metric | Distribution | Berth | ratio Berth/Distribution | target | met? |');
-  lines.push('| --- | --- | --- | --- | --- | --- |');
+  const head = [
+    'metric',
+    ...kinds.map((k) => kindLabels[k]),
+    ...references.map((r) => `Berth/${shortName(r)}`),
+    `target (${references.map(shortName).join(' / ')})`,
+    'met?',
+  ];
+  lines.push(row(head), row(head.map(() => '---')));
   for (const r of rows) {
     const digits = metricDefs[r.metric].digits;
-    const ratioRange =
-      r.roundRatios.length > 1
-        ? ` (rounds ${num(Math.min(...r.roundRatios), 2)}–${num(Math.max(...r.roundRatios), 2)})`
-        : '';
+    const targets = [...new Set(references.map((ref) => r.vs[ref]?.target ?? '–'))].join(' / ');
+    const met = references.map((ref) => {
+      const c = r.vs[ref];
+      return c === undefined ? '–' : c.met ? 'yes' : '**no**';
+    });
     lines.push(
-      `| ${r.label} (${r.unit}) | ${cell(r.distribution, digits, rounds)} | ${cell(r.berth, digits, rounds)} | ` +
-        `${num(r.ratio, 2)}×${ratioRange} | ${r.target} | ${r.met ? 'yes' : '**no**'} |`,
+      row([
+        `${r.label} (${r.unit})`,
+        ...kinds.map((k) => cell(r.stats[k], digits, rounds)),
+        ...references.map((ref) => ratioCell(r.vs[ref])),
+        targets,
+        met.join(' / '),
+      ]),
     );
   }
   lines.push('');
   const cpuRows = rows.filter((r) => r.cpu);
   if (cpuRows.length > 0) {
+    const cpuHead = [
+      'metric',
+      'unit',
+      ...kinds.map((k) => kindLabels[k]),
+      ...references.map((r) => `Berth/${shortName(r)}`),
+    ];
     lines.push(
       'Server CPU (user + system, all threads, from /proc/PID/stat; median over rounds; lower is better). It is less',
       'disturbed by other load on a shared machine than wall-clock throughput:',
       '',
-      '| metric | unit | Distribution | Berth | ratio Berth/Distribution |',
-      '| --- | --- | --- | --- | --- |',
+      row(cpuHead),
+      row(cpuHead.map(() => '---')),
     );
     for (const r of cpuRows) {
       if (!r.cpu) continue;
-      const digits = r.cpu.unit === 'CPU s/GB' ? 2 : 0;
-      lines.push(
-        `| ${r.label} | ${r.cpu.unit} | ${num(r.cpu.distribution, digits)} | ${num(r.cpu.berth, digits)} | ` +
-          `${num(r.cpu.berth / r.cpu.distribution, 2)}× |`,
-      );
+      const { unit, values } = r.cpu;
+      const digits = unit === 'CPU s/GB' ? 2 : 0;
+      const value = (k: RegistryKind): string => {
+        const v = values[k];
+        return v === undefined ? '–' : num(v, digits);
+      };
+      const ratio = (ref: Reference): string => {
+        const b = values.berth;
+        const v = values[ref];
+        return b === undefined || v === undefined ? '–' : `${num(b / v, 2)}×`;
+      };
+      lines.push(row([r.label, unit, ...kinds.map(value), ...references.map(ratio)]));
     }
     lines.push('');
   }

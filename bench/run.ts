@@ -1,6 +1,6 @@
-// `npm run bench`: Berth against CNCF Distribution 2.8 side by side in one run. Each round starts both
-// registries on fresh roots and runs every selected measurement on both, alternating which goes first, so
-// drift on the shared machine hits both alike. Missed targets are reported; errors fail the run.
+// `npm run bench`: Berth against CNCF Distribution 2.8 and v3.1 side by side in one run. Each round starts
+// the three registries on fresh roots and runs every selected measurement on each, rotating which goes
+// first, so drift on the shared machine hits all alike. Missed targets are reported; errors fail the run.
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,7 @@ import { requireTool, tools } from '../test/harness/tools.ts';
 import { writeBlobFile, type BlobFile } from './blob-file.ts';
 import { detectMonolithicMode, type MonolithicMode } from './blob-push.ts';
 import { parseOptions, usage, type BenchOptions, type MetricName } from './options.ts';
-import { kinds, sharedConfig, startRegistry, type BenchRegistry } from './registries.ts';
+import { kindLabels, kinds, rotate, sharedConfig, startRegistry, type BenchRegistry } from './registries.ts';
 import {
   markdown,
   median,
@@ -38,10 +38,13 @@ async function versions(): Promise<Record<string, string>> {
   const version = (text: string): string => /\d+\.\d+\.\d+\S*/.exec(text)?.[0] ?? text;
   const v: Record<string, string> = {
     'Berth on Node': await out(tools.node, ['--version']),
-    'Distribution (docker-registry)': version(await out(tools.distribution, ['--version'])),
+    'Distribution 2.8 (Debian docker-registry)': version(await out(tools.distribution, ['--version'])),
+    'Distribution v3.1 (.cache/bin/distribution-v3)': version(
+      await out(tools['distribution-v3'], ['--version']),
+    ),
   };
   for (const [name, file] of Object.entries(benchTools)) {
-    if (existsSync(file)) v[name] = version(await out(file, ['--version']));
+    if (name !== 'distribution-v3' && existsSync(file)) v[name] = version(await out(file, ['--version']));
   }
   return v;
 }
@@ -56,15 +59,14 @@ async function main(argv: string[]): Promise<number> {
   requireTool('distribution');
   requireTool('node');
   const want = (m: MetricName): boolean => opts.metrics.includes(m);
-  const neededTools: BenchTool[] = [];
+  const neededTools: BenchTool[] = ['distribution-v3'];
   if (want('manifest')) neededTools.push('wrk');
   if (want('pull') && opts.pullClient === 'curl') neededTools.push('curl');
   await ensureBenchTools(neededTools);
 
   const samples: Samples = {};
   const record = (metric: MetricName, kind: RegistryKind, sample: Sample): void => {
-    samples[metric] ??= { distribution: [], berth: [] };
-    samples[metric][kind].push(sample);
+    ((samples[metric] ??= {})[kind] ??= []).push(sample);
   };
   const modes: Partial<Record<RegistryKind, MonolithicMode>> = {};
   const loadBefore = os.loadavg();
@@ -82,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     const steps = buildSteps({ opts, blobs, modes, record, log });
 
     for (let round = 0; round < opts.rounds; round++) {
-      const startOrder: RegistryKind[] = round % 2 === 0 ? [...kinds] : [...kinds].reverse();
+      const startOrder = rotate(kinds, round);
       const regs: Partial<Record<RegistryKind, BenchRegistry>> = {};
       try {
         for (const kind of startOrder) {
@@ -90,8 +92,8 @@ async function main(argv: string[]): Promise<number> {
           modes[kind] ??= await detectMonolithicMode(regs[kind].client, 'bench/probe');
         }
         for (const [i, step] of steps.entries()) {
-          // Alternate who goes first per round and per step, so neither registry always follows the other.
-          const order = (round + i) % 2 === 0 ? [...kinds] : [...kinds].reverse();
+          // Rotate who goes first per round and per step, so no registry always follows the same one.
+          const order = rotate(kinds, round + i);
           for (const [position, kind] of order.entries()) {
             const reg = regs[kind];
             if (!reg) throw new Error(`${kind} not running`);
@@ -121,18 +123,18 @@ async function main(argv: string[]): Promise<number> {
   const command = `node bench/run.ts${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`;
   const settings = [
     `Blob ${opts.blobSize / mib} MiB of random bytes streamed from a file (4 MiB reads) over node:http keep-alive; chunked push in ${opts.chunkSize / mib} MiB chunks.`,
-    `${opts.rounds} round${opts.rounds > 1 ? 's' : ''}; each round starts both registries on fresh roots under ${os.tmpdir()} (same disk) and alternates which one goes first per step.`,
+    `${opts.rounds} round${opts.rounds > 1 ? 's' : ''}; each round starts the ${kinds.length} registries on fresh roots under ${os.tmpdir()} (same disk) and rotates which one goes first per step.`,
     `Pull: timed with ${opts.pullClient === 'curl' ? 'curl in its own process (node:http caps near 700 MB/s here)' : 'node:http'}, body discarded; content verified against the digest in a separate untimed pull.`,
     `Manifest GET: wrk, ${opts.connections} connections, ${opts.wrkThreads} thread${opts.wrkThreads > 1 ? 's' : ''}, ${opts.wrkDuration} s measured after a ${opts.wrkWarmup} s warm-up, by tag with \`Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json\`.`,
-    'Cells: median (min–max) over rounds; ratio: Berth/Distribution of the medians (range of the per-round ratios). MB = 10⁶ bytes.',
-    `Same config overlay for both: \`${JSON.stringify(sharedConfig)}\`.`,
+    'Cells: median (min–max) over rounds; ratios: Berth/reference of the medians (range of the per-round ratios). MB = 10⁶ bytes.',
+    `Same config overlay for all: \`${JSON.stringify(sharedConfig)}\`; Distribution v3.1 runs with OTEL_TRACES_EXPORTER=none (its default exports traces to localhost:4318).`,
   ];
   const notes: string[] = [];
   if (want('mono') || want('rss')) {
     const m = (k: RegistryKind): string =>
       modes[k] === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body';
     notes.push(
-      `Monolithic push: Distribution: ${m('distribution')}; Berth: ${m('berth')}. Distribution 2.8 answers 202 to POST ?digest= and ignores the body, so the OCI client fallback is used for it.`,
+      `Monolithic push: ${kinds.map((k) => `${kindLabels[k]}: ${m(k)}`).join('; ')}. A registry that answers 202 to POST ?digest= ignores the body (Distribution 2.8 does), so the OCI client fallback is used for it.`,
     );
   }
   if (want('rss')) {
@@ -144,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
       return `${median(values).toFixed(0)} MiB`;
     };
     notes.push(
-      `RSS when the push started (median): Distribution ${startRss('distribution')}, Berth ${startRss('berth')}; the rest of the peak is what the push added.`,
+      `RSS when the push started (median): ${kinds.map((k) => `${kindLabels[k]} ${startRss(k)}`).join(', ')}; the rest of the peak is what the push added.`,
     );
   }
   notes.push(

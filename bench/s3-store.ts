@@ -65,17 +65,17 @@ export function s3Config(minio: Minio, bucket: string, redirectDisabled: boolean
   };
 }
 
-export async function startS3Registry(
-  kind: RegistryKind,
+export async function startS3Registry<K extends RegistryKind>(
+  kind: K,
   minio: Minio,
   bucket: string,
   redirectDisabled: boolean,
-): Promise<BenchRegistry> {
+): Promise<BenchRegistry<K>> {
   const config = s3Config(minio, bucket, redirectDisabled);
   const running =
     kind === 'berth'
       ? await startBerth({ config, env: s3Env })
-      : await startDistribution({ config, env: s3Env });
+      : await startDistribution({ config, env: s3Env, version: kind === 'distribution-v3' ? 3 : 2 });
   const client = new BenchClient(running.url);
   const pid = running.process.pid;
   if (pid === undefined) {

@@ -1,11 +1,16 @@
-// The bench's own tools beyond the test harness's (which provides docker-registry): Debian's wrk and curl.
-// When one is missing, bench/install.sh installs it; if that fails, the message says what to do.
+// The bench's own tools beyond the test harness's (which provides docker-registry): Debian's wrk and curl,
+// and Distribution v3.1 (built from the Go module proxy into .cache/bin). When one is missing,
+// bench/install.sh installs it; if that fails, the message says what to do.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { exec } from '../test/harness/exec.ts';
-import { repoRoot } from '../test/harness/tools.ts';
+import { repoRoot, tools } from '../test/harness/tools.ts';
 
-export const benchTools = { wrk: '/usr/bin/wrk', curl: '/usr/bin/curl' } as const;
+export const benchTools = {
+  wrk: '/usr/bin/wrk',
+  curl: '/usr/bin/curl',
+  'distribution-v3': tools['distribution-v3'],
+} as const;
 export type BenchTool = keyof typeof benchTools;
 
 const installScript = path.join(repoRoot, 'bench/install.sh');
@@ -19,7 +24,7 @@ export async function ensureBenchTools(needed: readonly BenchTool[]): Promise<vo
   } catch (err) {
     throw new Error(
       `the bench needs ${missing.join(' and ')} and bench/install.sh could not install them ` +
-        `(run it as root, or apt-get install ${missing.join(' ')}): ${err instanceof Error ? err.message : String(err)}`,
+        `(run it as root; it needs apt-get for wrk and curl, Go for distribution-v3): ${err instanceof Error ? err.message : String(err)}`,
       { cause: err },
     );
   }

@@ -10,7 +10,8 @@ import { freePort } from './ports.ts';
 import { makeTempDir, removeTempDir } from './tmp.ts';
 import { httpStatus, waitFor } from './wait.ts';
 
-export type RegistryKind = 'berth' | 'distribution';
+/** 'distribution' is Debian's docker-registry (CNCF Distribution 2.8); 'distribution-v3' is v3.1 (benchmarks). */
+export type RegistryKind = 'berth' | 'distribution' | 'distribution-v3';
 
 export interface RunningRegistry {
   kind: RegistryKind;

@@ -13,6 +13,8 @@ export const tools = {
   skopeo: '/usr/bin/skopeo',
   podman: '/usr/bin/podman',
   distribution: '/usr/bin/docker-registry',
+  /** CNCF Distribution v3.1, built by bench/install.sh (the benchmarks' second reference). */
+  'distribution-v3': path.join(repoRoot, '.cache/bin/distribution-v3'),
   conformance: path.join(repoRoot, '.cache/bin/oci-conformance'),
   node: path.join(repoRoot, 'node_modules/.bin/node'),
 } as const;
@@ -24,7 +26,11 @@ export function requireTool(name: ToolName): string {
   const file = tools[name];
   if (!existsSync(file)) {
     const how =
-      name === 'node' ? 'run `npm ci` (Node 24 is a devDependency)' : 'run test/tools/install-system.sh';
+      name === 'node'
+        ? 'run `npm ci` (Node 24 is a devDependency)'
+        : name === 'distribution-v3'
+          ? 'run bench/install.sh'
+          : 'run test/tools/install-system.sh';
     throw new Error(`required tool "${name}" is missing at ${file}: ${how}`);
   }
   return file;
