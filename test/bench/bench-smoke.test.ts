@@ -1,5 +1,5 @@
-// Runs `node bench/run.ts --quick` end to end against both real registries (Debian's docker-registry and
-// Berth) and checks that it produced the table with all five metrics. It proves the bench code works; the
+// Runs `node bench/run.ts --quick` end to end against the real registries (Debian's docker-registry, CNCF
+// Distribution v3.1 built by bench/install.sh, and Berth) and checks that it produced the table with all five metrics. It proves the bench code works; the
 // numbers themselves are not judged here (a quick run on a shared CI machine is far too noisy for that).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,10 @@ describe('bench --quick', { timeout: 120_000 }, () => {
   let dir: string;
   let stdout: string;
   let markdown: string;
-  let json: { summary: { metric: string; ratio: number }[]; samples: Record<string, unknown> };
+  let json: {
+    summary: { metric: string; vs: Record<string, { ratio: number }> }[];
+    samples: Record<string, unknown>;
+  };
 
   before(async () => {
     dir = await makeTempDir('bench-smoke');
@@ -45,19 +48,22 @@ describe('bench --quick', { timeout: 120_000 }, () => {
 
   it('prints and writes a table with all five metrics and numeric values', () => {
     assert.ok(
-      stdout.includes('| metric | Distribution | Berth | ratio Berth/Distribution | target | met? |'),
+      stdout.includes(
+        '| metric | Distribution 2.8 | Distribution v3.1 | Berth | Berth/2.8 | Berth/v3.1 | target (2.8 / v3.1) | met? |',
+      ),
+      stdout,
     );
     for (const label of rowLabels) {
       const row = markdown.split('\n').find((line) => line.startsWith(`| ${label} `));
       assert.ok(row, `no row for ${label} in:\n${markdown}`);
       const cells = row.split('|').map((c) => c.trim());
-      // ['', metric, distribution, berth, ratio, target, met, '']
-      const [, , distribution, berth, ratio, , met] = cells;
-      for (const value of [distribution, berth]) {
+      // ['', metric, 2.8, v3.1, berth, ratio 2.8, ratio v3.1, target, met, '']
+      const [, , distribution, distributionV3, berth, ratio, ratioV3, , met] = cells;
+      for (const value of [distribution, distributionV3, berth]) {
         assert.match(value ?? '', /^\d[\d,]*(\.\d+)?$/, `${label}: ${value} is not a number`);
       }
-      assert.match(ratio ?? '', /^\d+\.\d+×/, `${label}: ratio ${ratio}`);
-      assert.match(met ?? '', /^(yes|\*\*no\*\*)$/, `${label}: met? ${met}`);
+      for (const r of [ratio, ratioV3]) assert.match(r ?? '', /^\d+\.\d+×/, `${label}: ratio ${r}`);
+      assert.match(met ?? '', /^(yes|\*\*no\*\*) \/ (yes|\*\*no\*\*)$/, `${label}: met? ${met}`);
     }
   });
 
@@ -65,7 +71,10 @@ describe('bench --quick', { timeout: 120_000 }, () => {
     for (const metric of ['mono', 'chunked', 'pull', 'manifest', 'rss']) {
       const row = json.summary.find((r) => r.metric === metric);
       assert.ok(row, `no summary for ${metric}`);
-      assert.ok(Number.isFinite(row.ratio) && row.ratio > 0, `${metric}: ratio ${row.ratio}`);
+      for (const ref of ['distribution', 'distribution-v3']) {
+        const ratio = row.vs[ref]?.ratio ?? Number.NaN;
+        assert.ok(Number.isFinite(ratio) && ratio > 0, `${metric}: ratio vs ${ref} ${String(ratio)}`);
+      }
       assert.ok(json.samples[metric], `no samples for ${metric}`);
     }
   });
