@@ -6,7 +6,7 @@
 // problem on either root. Reproduce a run with BERTH_KILL_SEED (printed).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,51 +19,17 @@ import type { RunningRegistry } from '../harness/registry.ts';
 import { checkStore } from '../harness/store.ts';
 import { makeTempDir, removeTempDir } from '../harness/tmp.ts';
 import { repoRoot, requireTool } from '../harness/tools.ts';
+import { seededRandom } from '../harness/seeded-random.ts';
+import { blobOf, call, ociManifest, unreadable, type Blob, type PushedImage } from './pushed-images.ts';
 
 // A fixed default keeps CI runs repeatable; set BERTH_KILL_SEED to explore other kill points.
 const seed = Number(process.env['BERTH_KILL_SEED'] ?? 20261203);
-const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
-
-/** mulberry32: a tiny seeded PRNG, so the kill points of a run can be replayed. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(seed);
-
-interface Blob {
-  digest: string;
-  bytes: Buffer;
-}
-const blobOf = (bytes: Buffer): Blob => ({
-  digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
-  bytes,
-});
-interface Image {
-  repo: string;
-  tag: string;
-  manifest: Blob;
-  blobs: Blob[];
-}
-
-async function call(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer) {
-  const res = await fetch(url, {
-    method,
-    headers,
-    ...(body !== undefined ? { body } : {}),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: res.status, data: Buffer.from(await res.arrayBuffer()) };
-}
+const random = seededRandom(seed);
+/** Per request: a push to a registry that was just killed fails fast anyway. */
+const requestTimeoutMs = 30_000;
 
 /** Pushes one image (two layers and a config, monolithic PUTs) and tags it; throws on any failure. */
-async function pushImage(base: string, repo: string, tag: string): Promise<Image> {
+async function pushImage(base: string, repo: string, tag: string): Promise<PushedImage> {
   const layers = [blobOf(randomBytes(32 * 1024)), blobOf(randomBytes(8 * 1024))];
   const config = blobOf(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag })));
   for (const b of [...layers, config]) {
@@ -72,7 +38,13 @@ async function pushImage(base: string, repo: string, tag: string): Promise<Image
     if (started.status !== 202) throw new Error(`POST upload: ${String(started.status)}`);
     const url = new URL(started.headers.get('location') ?? '', base);
     url.searchParams.set('digest', b.digest);
-    const put = await call('PUT', url.toString(), { 'content-type': 'application/octet-stream' }, b.bytes);
+    const put = await call(
+      'PUT',
+      url.toString(),
+      { 'content-type': 'application/octet-stream' },
+      b.bytes,
+      requestTimeoutMs,
+    );
     if (put.status !== 201) throw new Error(`PUT blob: ${String(put.status)}`);
   }
   const d = (b: Blob, mediaType: string) => ({ mediaType, digest: b.digest, size: b.bytes.length });
@@ -91,27 +63,10 @@ async function pushImage(base: string, repo: string, tag: string): Promise<Image
     `${base}/v2/${repo}/manifests/${tag}`,
     { 'content-type': ociManifest },
     manifest.bytes,
+    requestTimeoutMs,
   );
   if (put.status !== 201) throw new Error(`PUT manifest: ${String(put.status)}`);
   return { repo, tag, manifest, blobs: [...layers, config] };
-}
-
-/** Every image's tag resolves to its manifest and every blob hashes to its digest; returns what is wrong. */
-async function unreadable(base: string, images: readonly Image[]): Promise<string[]> {
-  const wrong: string[] = [];
-  for (const image of images) {
-    const m = await call('GET', `${base}/v2/${image.repo}/manifests/${image.tag}`, { accept: ociManifest });
-    if (m.status !== 200 || blobOf(m.data).digest !== image.manifest.digest) {
-      wrong.push(`${image.repo}:${image.tag}: manifest ${String(m.status)}`);
-    }
-    for (const b of image.blobs) {
-      const got = await call('GET', `${base}/v2/${image.repo}/blobs/${b.digest}`);
-      if (got.status !== 200 || blobOf(got.data).digest !== b.digest) {
-        wrong.push(`${image.repo}@${b.digest}: ${String(got.status)}`);
-      }
-    }
-  }
-  return wrong;
 }
 
 /** Runs the CLI and SIGKILLs it after `killAfterMs`; resolves with whether it had already finished. */
@@ -149,7 +104,7 @@ describe(`SIGKILL at 20 seeded points (BERTH_KILL_SEED=${String(seed)})`, () => 
   let target = '';
   let rootConfig = '';
   let targetConfig = '';
-  const kept: Image[] = [];
+  const kept: PushedImage[] = [];
   const kills = { push: 0, gc: 0, migrate: 0, finishedBeforeKill: 0 };
 
   before(async () => {
@@ -170,7 +125,7 @@ describe(`SIGKILL at 20 seeded points (BERTH_KILL_SEED=${String(seed)})`, () => 
   test('registry killed during concurrent pushes, 8 times: every completed push survives', async () => {
     for (let round = 0; round < 8; round++) {
       const registry: RunningRegistry = await startBerth({ root });
-      const wrong = await unreadable(registry.url, kept);
+      const { wrong } = await unreadable(registry.url, kept, requestTimeoutMs);
       assert.deepEqual(wrong, [], `after restart ${String(round)}`);
       let stop = false;
       const pushers = Array.from({ length: 10 }, async (_, p) => {
@@ -196,10 +151,16 @@ describe(`SIGKILL at 20 seeded points (BERTH_KILL_SEED=${String(seed)})`, () => 
     }
     const registry = await startBerth({ root });
     try {
-      assert.deepEqual(await unreadable(registry.url, kept), []);
+      assert.deepEqual((await unreadable(registry.url, kept, requestTimeoutMs)).wrong, []);
       // Untag every third image so the collector has manifests and blobs to delete.
       for (const image of kept.filter((_, i) => i % 3 === 0)) {
-        const res = await call('DELETE', `${registry.url}/v2/${image.repo}/manifests/${image.tag}`);
+        const res = await call(
+          'DELETE',
+          `${registry.url}/v2/${image.repo}/manifests/${image.tag}`,
+          {},
+          undefined,
+          requestTimeoutMs,
+        );
         assert.equal(res.status, 202, `untag ${image.tag}`);
       }
     } finally {
@@ -226,7 +187,7 @@ describe(`SIGKILL at 20 seeded points (BERTH_KILL_SEED=${String(seed)})`, () => 
     assert.deepEqual(report.problems, []);
     const registry = await startBerth({ root });
     try {
-      assert.deepEqual(await unreadable(registry.url, kept), []);
+      assert.deepEqual((await unreadable(registry.url, kept, requestTimeoutMs)).wrong, []);
     } finally {
       await registry.stop();
     }
@@ -246,7 +207,7 @@ describe(`SIGKILL at 20 seeded points (BERTH_KILL_SEED=${String(seed)})`, () => 
     assert.deepEqual(report.problems, []);
     const registry = await startBerth({ root: target });
     try {
-      assert.deepEqual(await unreadable(registry.url, kept), []);
+      assert.deepEqual((await unreadable(registry.url, kept, requestTimeoutMs)).wrong, []);
     } finally {
       await registry.stop();
     }

@@ -7,24 +7,13 @@ import { describe, it } from 'node:test';
 import type { FileInfo } from '../../registry/storage/driver.ts';
 import { InMemoryDriver } from '../../registry/storage/inmemory.ts';
 import { walkFlatListing, type ListedObject, type ListPage } from '../../registry/storage/s3-walk.ts';
-
-/** A deterministic generator (mulberry32), so a failing tree can be rebuilt from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../harness/seeded-random.ts';
 
 const names = ['a', 'a-', 'a.', 'a-b', 'a.b', 'a0', 'b', '_x', '-', '.a', 'A', 'z'];
 
 /** Random files (relative keys) where no path is both a file and a directory, as on a real registry. */
 function randomTree(seed: number, count: number): string[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = (): string => names[Math.floor(next() * names.length)] ?? 'a';
   const files = new Set<string>();
   const dirs = new Set<string>();
