@@ -99,6 +99,9 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
 
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = process.hrtime.bigint();
+    // Node caches the peer's address on first read; read after the client hung up it is undefined, and a
+    // notification event built at the end of a pull would carry no address.
+    void request.socket.remoteAddress;
     metrics.inFlight.inc();
     reply.header(apiVersionHeader, 'registry/2.0');
     for (const [name, values] of Object.entries(options.headers ?? {})) reply.header(name, values.join(', '));
