@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../registry/config/schema.ts';
 import { setupCleanupPolicyController } from './operations/cleanup/controller.ts';
 import { setupGarbageCollectionController } from './operations/garbage-collection/controller.ts';
+import { setupStorageMigrationController } from './operations/storage-migration/controller.ts';
 import { setupNotificationsController } from './operations/notifications/controller.ts';
 import { setupUsageController } from './operations/usage/controller.ts';
 import { setupContainerRegistryController } from './reconcile/container-registry-controller.ts';
@@ -219,6 +220,9 @@ export async function startOperator(
     concurrency: config.concurrency,
   });
   setupGarbageCollectionController(manager, {
+    limits: { proofTimeoutMs: config.maintenanceConfirmTimeoutMs },
+  });
+  setupStorageMigrationController(manager, {
     limits: { proofTimeoutMs: config.maintenanceConfirmTimeoutMs },
   });
   const cleanup = setupCleanupPolicyController(manager, { watchNamespaces: config.watchNamespaces });

@@ -238,8 +238,26 @@ export const storageSchema = withRules(
           .prefault({}),
         'Removal of abandoned uploads older than age, every interval (paused while read-only).',
       ),
+      migration: describe(
+        z
+          .strictObject({
+            readOnlyBudget: describe(
+              goDuration({ min: '10s', max: '24h' }).default('10m'),
+              'Longest read-only window of a migration (from switching to read-only until the final sync ' +
+                'is verified). A final sync that would take longer is given up: the registry goes back to ' +
+                'read-write on the source and syncs again (three times at most, then the migration fails).',
+            ),
+          })
+          .prefault({}),
+        'How a change of location is carried out (see storage).',
+      ),
     }),
-    'Where the registry keeps its data: exactly one of filesystem, s3, gcs, azure. Changing it switches the registry to the new storage WITHOUT moving the data (the operator does not migrate yet: copy it first with `berth-registry migrate`, see the README).',
+    'Where the registry keeps its data: exactly one of filesystem, s3, gcs, azure. Changing the location ' +
+      '(driver, bucket, endpoint, root directory, claim) migrates the data: the registry keeps serving from the ' +
+      'source while Jobs copy it online, then goes read-only for a final sync with deletes and a verify ' +
+      '(bounded by migration.readOnlyBudget), switches to the target and returns to read-write. Reverting ' +
+      'the spec during a migration aborts it. The source data is kept. Changing anything else (credentials, ' +
+      'redirect, cache, delete) applies in place.',
   ),
   [
     {
@@ -595,6 +613,38 @@ export const garbageCollectionResultSchema = z.strictObject({
   message: z.string().max(32768).optional(),
 });
 
+const storageIdentitySchema = z.strictObject({
+  driver: z.enum(storageDrivers),
+  description: describe(z.string().max(1024), 'The location, for people (no credentials).'),
+  hash: describe(z.string().max(128), 'Hash of the location: equal hashes name the same data.'),
+});
+
+export const migrationResultSchema = z.strictObject({
+  id: describe(z.string().max(253), 'The run (status.operation.id while it ran).'),
+  request: describe(
+    z.string().max(1024).optional(),
+    'The berth.dev/migrate annotation value acknowledged (a failed migration is retried for a new value).',
+  ),
+  startTime: timestamp,
+  completionTime: timestamp,
+  result: z.enum(['Succeeded', 'Failed', 'Aborted']),
+  from: storageIdentitySchema,
+  to: storageIdentitySchema,
+  objectsCopied: z.int().min(0),
+  bytesCopied: z.int().min(0),
+  readOnlySeconds: describe(
+    z.number().min(0),
+    'How long the registry was read-only, over every read-only window of the run.',
+  ),
+  passes: describe(z.int().min(0), '`berth-registry migrate` runs that completed (online and final).'),
+  generation: describe(z.int().min(0), 'metadata.generation when it ended.'),
+  sourceData: describe(
+    z.enum(['Kept', 'DeleteRequested']).optional(),
+    'What became of the source after a success (Berth keeps it).',
+  ),
+  message: z.string().max(32768),
+});
+
 /** How many repositories status.usage lists (the largest). */
 export const usageTopRepositories = 10;
 
@@ -662,9 +712,11 @@ export const containerRegistryStatusSchema = z.strictObject({
   readOnly: describe(z.boolean().optional(), 'Whether the registry fleet is currently read-only.'),
   storage: describe(
     storageSchema.optional(),
-    'Not written yet: reserved for the storage migration (the storage served while a migration runs).',
+    'The storage the registry serves from: spec.storage, except while a migration to a new location runs ' +
+      '(the source until the switch) or after one failed (the source).',
   ),
   lastGarbageCollection: garbageCollectionResultSchema.optional(),
+  lastMigration: describe(migrationResultSchema.optional(), 'The last storage migration, once it ended.'),
   operation: describe(operationStatusSchema.optional(), 'The maintenance operation in progress, if any.'),
   usage: describe(
     storageUsageStatusSchema.optional(),
@@ -690,7 +742,7 @@ export const RegistryConditionType = {
   ReadOnly: 'ReadOnly',
   /** A garbage collection is running. */
   GarbageCollecting: 'GarbageCollecting',
-  /** Reserved for the storage migration (not written yet). */
+  /** A storage migration is running (or the last one failed). */
   Migrating: 'Migrating',
 } as const;
 

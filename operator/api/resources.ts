@@ -63,6 +63,13 @@ export const containerRegistryResource: ResourceDefinition = {
       jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
       priority: 1,
     },
+    {
+      name: 'Operation',
+      type: 'string',
+      jsonPath: '.status.operation.phase',
+      description:
+        'The phase of the maintenance operation in progress (garbage collection, storage migration).',
+    },
     { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', priority: 1 },
     {
       name: 'Failing Hooks',

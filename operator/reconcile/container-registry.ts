@@ -4,8 +4,8 @@
 //     the offending fields named, and nothing is retried until the object changes (no hot loop).
 //  2. Observe what render needs (observe.ts): the generated key material (key-material.ts: created exactly
 //     once), the access-token Secrets the selector picks, and the user Secrets the pods reference.
-//  3. Render the children (operator/render, pure; config.yml says read-only while a maintenance operation in
-//     status.operation needs it — operations/garbage-collection/state.ts) and apply them (runtime/apply.ts: server-side apply under the
+//  3. Render the children (operator/render, pure) of the registry as it is served now (served-registry.ts: the
+//     storage a migration has the data on, read-only while an operation needs it) and apply them (runtime/apply.ts: server-side apply under the
 //     `berth-operator` field manager, unchanged children not sent again).
 //  4. Delete children this registry owns that are no longer rendered (runtime/prune.ts). PersistentVolumeClaims
 //     are never deleted here.
@@ -15,7 +15,6 @@
 // a child the API server refuses (422 Invalid, 403 Forbidden, ...) is reported in the status and retried
 // slowly, since retrying the same request at once cannot help.
 import type { Logger } from 'pino';
-import { maintenanceReadOnly } from '../operations/garbage-collection/state.ts';
 import { ConfigRenderError } from '../render/config.ts';
 import { MaterialError, type GeneratedMaterial } from '../render/material.ts';
 import { childNames, labelKeys } from '../render/names.ts';
@@ -43,6 +42,7 @@ import {
   type RegistryObject,
 } from './registry-api.ts';
 import { applyStages, prunableKinds } from './registry-children.ts';
+import { servedRegistry, type ServedRegistry } from './served-registry.ts';
 import { blockedStatus, registryStatus, type Blocker, type Problem } from './registry-status.ts';
 
 export interface ContainerRegistryControllerOptions {
@@ -111,15 +111,18 @@ export class ContainerRegistryReconciler {
 
   private async reconcileParsed(
     raw: RegistryObject,
-    cr: ContainerRegistry,
+    parsed: ContainerRegistry,
     logger: Logger,
   ): Promise<ReconcileResult> {
+    // The registry on the storage its data is on (a migration may be moving it to spec.storage).
+    const served = servedRegistry(raw, parsed);
+    const cr = served.registry;
     // --- observe
     const material = await this.material(raw, cr, logger);
     if (material.done) return material.result;
     const inputs = await observeInputs(this.client, cr);
     // --- render
-    const render = await this.render(raw, cr, material.value, inputs);
+    const render = await this.render(raw, served, material.value, inputs);
     if (render.done) return render.result;
     const rendered = render.value;
     // --- apply, prune
@@ -184,18 +187,19 @@ export class ContainerRegistryReconciler {
 
   private async render(
     raw: RegistryObject,
-    cr: ContainerRegistry,
+    served: ServedRegistry,
     material: GeneratedMaterial,
     inputs: ObservedInputs,
   ): Promise<Step<RenderOutput>> {
     try {
       const value = renderRegistry({
-        registry: cr,
+        registry: served.registry,
         material,
         ...(inputs.accessTokens ? { accessTokens: inputs.accessTokens } : {}),
         referencedSecrets: inputs.referencedSecrets,
         defaultImage: this.opts.defaultImage,
-        maintenanceReadOnly: maintenanceReadOnly(raw.status?.operation),
+        maintenanceReadOnly: served.maintenanceReadOnly,
+        ...(served.migrationTarget !== undefined ? { migrationTarget: served.migrationTarget } : {}),
       });
       return { done: false, value };
     } catch (err) {

@@ -1,7 +1,7 @@
 // What every child builder of a ContainerRegistry reads: the render input, plus what is derived from it once —
 // child names, the selected storage driver, the image, both config files (built first, so a config the
 // registry would refuse fails the render before any object exists) and the pod-template hashes.
-import type { ContainerRegistry, SelectedStorage } from '../api/index.ts';
+import type { ContainerRegistry, SelectedStorage, StorageSpec } from '../api/index.ts';
 import { selectedStorage } from '../api/index.ts';
 import type { RegistryConfigInput } from '../../registry/config/schema.ts';
 import type { TokenServerConfigInput } from '../../registry/auth/token-server-config.ts';
@@ -30,6 +30,11 @@ export interface RenderInput {
   defaultImage: string;
   /** A maintenance operation (status.operation) holds the registry read-only, whatever spec.readOnly says. */
   maintenanceReadOnly?: boolean;
+  /**
+   * Where a storage migration running now moves the data (`registry.spec.storage` is then the source the
+   * pods serve from): a filesystem target's generated claim is created ahead, for the migration Jobs.
+   */
+  migrationTarget?: StorageSpec;
 }
 
 export interface RenderContext extends RenderInput {

@@ -20,6 +20,11 @@ export const annotationKeys = {
   generated: 'berth.dev/generated',
   /** On the self-signed TLS Secret: the host name its certificate is for. */
   tlsHost: 'berth.dev/tls-host',
+  /**
+   * On the registry pod template: hash of the storage location its pods serve from, so the storage migration
+   * can tell that every pod runs the target (or the source again) and not merely its reloaded config.
+   */
+  storageLocation: 'berth.dev/storage-location',
 } as const;
 
 export type Component = 'registry' | 'token-issuer' | 'storage' | 'config' | 'ingress' | 'credentials';

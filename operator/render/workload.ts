@@ -98,6 +98,8 @@ export interface ComponentDeploymentProps {
   replicas: number;
   /** Hash of what the pods read at start (annotation on the pod template). */
   podConfigHash: string;
+  /** More pod template annotations. */
+  podAnnotations?: Record<string, string>;
   serviceAccountName: string;
   automountServiceAccountToken: boolean;
   terminationGracePeriod: Duration;
@@ -175,7 +177,7 @@ export function componentDeployment(
     replicas: p.replicas,
     select: false,
     spread: false,
-    podMetadata: { annotations: { [annotationKeys.podConfigHash]: p.podConfigHash } },
+    podMetadata: { annotations: { [annotationKeys.podConfigHash]: p.podConfigHash, ...p.podAnnotations } },
     serviceAccount: kplus.ServiceAccount.fromServiceAccountName(
       chart,
       `${p.id}-sa-ref`,

@@ -389,6 +389,7 @@ describe('CRDs on a real API server', () => {
       delete: false,
       redirect: true,
       uploadPurging: { enabled: true, age: '168h', interval: '24h', dryRun: false },
+      migration: { readOnlyBudget: '10m' },
     });
     assert.deepEqual(spec['ingress'], { enabled: false, tls: {} });
     assert.deepEqual(spec['auth'], {
@@ -463,62 +464,16 @@ describe('CRDs on a real API server', () => {
     }
   });
 
-  it('has a status subresource and prints Ready, Endpoint and Last run columns', step, async () => {
-    const k = plane().kubectl;
-    await apply(registry('columns', { storage: fs }));
-    await apply(policy('columns', { registryRef: { name: 'columns' }, cadence: '1d' }));
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    // Status is only writable through the subresource: a spec apply does not change it.
-    await k([
-      '-n',
-      ns,
-      'patch',
-      'creg',
-      'columns',
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        status: {
-          observedGeneration: 1,
-          endpoint: 'https://columns.example.com',
-          conditions: [
-            {
-              type: 'Ready',
-              status: 'True',
-              observedGeneration: 1,
-              lastTransitionTime: now,
-              reason: 'Serving',
-              message: 'all replicas serve',
-            },
-          ],
-        },
-      }),
-    ]);
-    await k([
-      '-n',
-      ns,
-      'patch',
-      'cpol',
-      'columns',
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      JSON.stringify({ status: { lastRun: { startTime: now, result: 'Succeeded', tagsDeleted: 3 } } }),
-    ]);
-    const regs = (await k(['-n', ns, 'get', 'creg', 'columns'])).stdout;
-    assert.match(regs, /^NAME\s+READY\s+ENDPOINT\s+AGE$/m);
-    assert.match(regs, /^columns\s+True\s+https:\/\/columns\.example\.com\s+\S+$/m);
-    const pols = (await k(['-n', ns, 'get', 'cpol', 'columns'])).stdout;
-    assert.match(pols, /^NAME\s+REGISTRY\s+LAST RUN\s+AGE$/m);
-    assert.match(pols, /^columns\s+columns\s+\d+s\s+\S+$/m);
-    const all = (await k(['-n', ns, 'get', 'berth'])).stdout;
-    assert.match(all, /containerregistry\.berth\.dev\/columns/);
-    assert.match(all, /cleanuppolicy\.berth\.dev\/columns/);
-
-    // The status schema is enforced too (conditions are metav1.Condition).
-    const bad = await k(
-      [
+  it(
+    'has a status subresource and prints Ready, Endpoint, Operation and Last run columns',
+    step,
+    async () => {
+      const k = plane().kubectl;
+      await apply(registry('columns', { storage: fs }));
+      await apply(policy('columns', { registryRef: { name: 'columns' }, cadence: '1d' }));
+      const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      // Status is only writable through the subresource: a spec apply does not change it.
+      await k([
         '-n',
         ns,
         'patch',
@@ -527,11 +482,62 @@ describe('CRDs on a real API server', () => {
         '--subresource=status',
         '--type=merge',
         '-p',
-        JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'Maybe' }] } }),
-      ],
-      { check: false },
-    );
-    assert.notEqual(bad.code, 0);
-    assert.match(bad.stderr, /status\.conditions\[0\]\.status: Unsupported value: "Maybe"/);
-  });
+        JSON.stringify({
+          status: {
+            observedGeneration: 1,
+            endpoint: 'https://columns.example.com',
+            operation: { type: 'StorageMigration', id: 'mig-1', phase: 'Syncing', startTime: now },
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                observedGeneration: 1,
+                lastTransitionTime: now,
+                reason: 'Serving',
+                message: 'all replicas serve',
+              },
+            ],
+          },
+        }),
+      ]);
+      await k([
+        '-n',
+        ns,
+        'patch',
+        'cpol',
+        'columns',
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ status: { lastRun: { startTime: now, result: 'Succeeded', tagsDeleted: 3 } } }),
+      ]);
+      const regs = (await k(['-n', ns, 'get', 'creg', 'columns'])).stdout;
+      assert.match(regs, /^NAME\s+READY\s+ENDPOINT\s+OPERATION\s+AGE$/m);
+      assert.match(regs, /^columns\s+True\s+https:\/\/columns\.example\.com\s+Syncing\s+\S+$/m);
+      const pols = (await k(['-n', ns, 'get', 'cpol', 'columns'])).stdout;
+      assert.match(pols, /^NAME\s+REGISTRY\s+LAST RUN\s+AGE$/m);
+      assert.match(pols, /^columns\s+columns\s+\d+s\s+\S+$/m);
+      const all = (await k(['-n', ns, 'get', 'berth'])).stdout;
+      assert.match(all, /containerregistry\.berth\.dev\/columns/);
+      assert.match(all, /cleanuppolicy\.berth\.dev\/columns/);
+
+      // The status schema is enforced too (conditions are metav1.Condition).
+      const bad = await k(
+        [
+          '-n',
+          ns,
+          'patch',
+          'creg',
+          'columns',
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'Maybe' }] } }),
+        ],
+        { check: false },
+      );
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /status\.conditions\[0\]\.status: Unsupported value: "Maybe"/);
+    },
+  );
 });

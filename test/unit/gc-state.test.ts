@@ -120,7 +120,7 @@ describe('garbage collection: starting a run', () => {
     assert.equal(s.operation?.phase, 'Collecting');
     assert.equal(s.operation.dryRun, true);
     assert.equal(maintenanceReadOnly(s.operation), false);
-    assert.equal(s.readOnly.status, false);
+    assert.equal(s.readOnly?.status, false);
   });
 
   it('does nothing for a registry being deleted', () => {
@@ -146,7 +146,7 @@ describe('garbage collection: EnteringReadOnly', () => {
     const s = next(started(), observed({ now: at(5), fleet: pods(true) }), limits);
     assert.equal(s.operation?.phase, 'Collecting');
     assert.deepEqual(types(s), ['createJob']);
-    assert.equal(s.readOnly.status, true);
+    assert.equal(s.readOnly?.status, true);
     assert.equal(maintenanceReadOnly(s.operation), true);
   });
 
@@ -263,14 +263,14 @@ describe('garbage collection: LeavingReadOnly', () => {
     assert.ok(op);
     const still = next(op, observed({ now: at(32), fleet: pods(true) }), limits);
     assert.equal(still.operation?.phase, 'LeavingReadOnly');
-    assert.equal(still.readOnly.status, true);
+    assert.equal(still.readOnly?.status, true);
     const s = next(op, observed({ now: at(40), fleet: pods(false) }), limits);
     assert.equal(s.operation, undefined);
     assert.equal(s.last?.result, 'Succeeded');
     assert.equal(s.last.readOnlySeconds, 40);
     assert.equal(s.last.blobsDeleted, 2);
     assert.equal(s.last.request, 'now');
-    assert.equal(s.readOnly.status, false);
+    assert.equal(s.readOnly?.status, false);
     assert.deepEqual(types(s), ['event']);
   });
 
@@ -302,7 +302,7 @@ describe('garbage collection: operator restarted in each phase', () => {
     }
     assert.ok(step);
     assert.equal(step.operation, undefined, 'the run ended');
-    assert.equal(step.readOnly.status, false, 'read-write at the end');
+    assert.equal(step.readOnly?.status, false, 'read-write at the end');
     return step;
   }
   // The world after a restart: pods follow the config the operation's phase calls for.

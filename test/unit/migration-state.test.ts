@@ -24,7 +24,7 @@ import {
   type PodMode,
   type Step,
 } from '../../operator/operations/storage-migration/state.ts';
-import { sameLocation, storageIdentity } from '../../operator/operations/storage-migration/storage.ts';
+import { sameLocation, storageIdentity } from '../../operator/render/storage-location.ts';
 
 const t0 = new Date('2030-01-02T03:00:00Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);

@@ -13,15 +13,15 @@ import { parseDuration } from '../../../registry/config/schema.ts';
 import { RegistryConditionType, selectedStorage, type ContainerRegistry } from '../../api/index.ts';
 import { dataClaimName } from '../../render/children/data-claim.ts';
 import { childNames, labelKeys, managedBy } from '../../render/names.ts';
-import { setConditions, statusUpToDate } from '../../runtime/conditions.ts';
+import { statusUpToDate } from '../../runtime/conditions.ts';
 import { ownerKeyMapper, type ReconcileResult } from '../../runtime/controller.ts';
 import { isApiError } from '../../runtime/errors.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
-import type { Condition, KubeObject } from '../../runtime/objects.ts';
+import type { KubeObject } from '../../runtime/objects.ts';
 import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
 import { recordEvent } from '../events.ts';
-import { applyStatusAs } from '../status-apply.ts';
+import { applyStatusAs, operationConditions } from '../status-apply.ts';
 import { nudgePods, probeFleet, releaseReadOnly } from './fleet.ts';
 import {
   collectorJob,
@@ -188,28 +188,24 @@ export class GarbageCollectionController {
   }
 
   private async persist(raw: RegistryObject, step: Step, now: Date): Promise<void> {
-    const types = [RegistryConditionType.GarbageCollecting, RegistryConditionType.ReadOnly];
-    const mine = ((raw.status?.conditions ?? []) as Condition[]).filter((c) =>
-      types.includes(c.type as never),
-    );
-    const conditions = setConditions(
-      mine,
+    const conditions = operationConditions(
+      raw,
       [
         { type: RegistryConditionType.GarbageCollecting, ...step.collecting },
-        { type: RegistryConditionType.ReadOnly, ...step.readOnly },
+        ...(step.readOnly !== undefined ? [{ type: RegistryConditionType.ReadOnly, ...step.readOnly }] : []),
       ],
-      raw.metadata.generation,
       now,
     );
     const status: Record<string, unknown> = {
       conditions,
-      readOnly: step.readOnly.status,
+      ...(step.readOnly !== undefined ? { readOnly: step.readOnly.status } : {}),
       ...(step.operation !== undefined ? { operation: step.operation } : {}),
       ...(step.last !== undefined ? { lastGarbageCollection: step.last } : {}),
     };
     const dropping = step.operation === undefined && asOperation(raw.status?.operation) !== undefined;
     if (!dropping && statusUpToDate(raw.status, status)) return;
-    await applyStatusAs(this.client, raw, status, gcFieldManager);
+    const starting = step.operation !== undefined && asOperation(raw.status?.operation) === undefined;
+    await applyStatusAs(this.client, raw, status, gcFieldManager, { precondition: starting });
   }
 
   private async act(raw: RegistryObject, cr: ContainerRegistry | undefined, action: Action, logger: Logger) {

@@ -154,8 +154,8 @@ export interface Step {
   requeueAfterMs?: number;
   /** GarbageCollecting condition (False reasons say why nothing runs). */
   collecting: { status: boolean; reason: ReasonOf<typeof GarbageCollectingReason>; message: string };
-  /** ReadOnly condition. */
-  readOnly: { status: boolean; reason: ReasonOf<typeof ReadOnlyReason>; message: string };
+  /** ReadOnly condition; undefined while another operation runs (it owns the condition then). */
+  readOnly: { status: boolean; reason: ReasonOf<typeof ReadOnlyReason>; message: string } | undefined;
 }
 
 /** True while the registry's config must say read-only because of this operation. */
@@ -206,7 +206,7 @@ function idle(obs: Observed, collecting: Step['collecting'], requeueAfterMs?: nu
     last: obs.last,
     actions: [],
     collecting,
-    readOnly: readWriteCondition(obs),
+    readOnly: obs.otherOperation !== undefined ? undefined : readWriteCondition(obs),
     ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
   };
 }

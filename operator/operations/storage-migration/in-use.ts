@@ -1,7 +1,7 @@
 // What the registry reconciler renders while (and after) a storage migration: which storage section, and
 // whether read-only. Kept apart from the state machine so the reconciler imports only this.
 import type { StorageSpec } from '../../api/index.ts';
-import { sameLocation, withLocation } from './storage.ts';
+import { sameLocation, withLocation } from '../../render/storage-location.ts';
 import { operationType, type MigrationOperation } from './types.ts';
 
 function asMigration(operation: unknown): MigrationOperation | undefined {
@@ -36,4 +36,9 @@ export function storageInUse(operation: unknown, spec: StorageSpec, served?: Sto
   const op = asMigration(operation);
   const from = op !== undefined ? (onTarget(op) ? op.target.storage : op.source.storage) : served;
   return from === undefined || sameLocation(spec, from) ? spec : withLocation(spec, from);
+}
+
+/** Where a running migration moves the data (undefined: none runs). */
+export function migrationTarget(operation: unknown): StorageSpec | undefined {
+  return asMigration(operation)?.target.storage;
 }

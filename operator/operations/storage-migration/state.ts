@@ -30,7 +30,13 @@ import {
   MigrationResult,
   type MigrationResultValue,
 } from './reasons.ts';
-import { identityOf, sameLocation, snapshot, storageIdentity, withLocation } from './storage.ts';
+import {
+  identityOf,
+  sameLocation,
+  snapshot,
+  storageIdentity,
+  withLocation,
+} from '../../render/storage-location.ts';
 import {
   defaultLimits,
   migrateAnnotation,

@@ -3,7 +3,7 @@
 import type { ReadOnlyReason, ReasonOf, StorageSpec } from '../../api/index.ts';
 import type { PodMode } from '../garbage-collection/state.ts';
 import type { MigratingReason, MigrationResultValue } from './reasons.ts';
-import type { StorageIdentity, StorageSnapshot } from './storage.ts';
+import type { StorageIdentity, StorageSnapshot } from '../../render/storage-location.ts';
 
 export type { PodMode } from '../garbage-collection/state.ts';
 

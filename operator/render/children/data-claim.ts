@@ -1,7 +1,7 @@
 // The PersistentVolumeClaim of filesystem storage, unless spec.storage.filesystem.claimName names the user's
 // own. Under deletionPolicy Retain (the default) it has no ownerReference: it must outlive the registry.
 import * as kplus from 'cdk8s-plus-28';
-import type { ContainerRegistry } from '../../api/index.ts';
+import type { ContainerRegistry, FilesystemStorage, StorageSpec } from '../../api/index.ts';
 import { finishChild, synthesize } from '../child.ts';
 import type { ChildBuilder } from '../context.ts';
 import { childNames } from '../names.ts';
@@ -12,9 +12,17 @@ export function dataClaimName(cr: ContainerRegistry): string | undefined {
   return fs === undefined ? undefined : (fs.claimName ?? childNames(cr.metadata.name).data);
 }
 
+/** A filesystem section without claimName: its claim is the generated one. */
+function generatedClaimOf(storage: StorageSpec | undefined): FilesystemStorage | undefined {
+  const fs = storage?.filesystem;
+  return fs !== undefined && fs.claimName === undefined ? fs : undefined;
+}
+
+// The generated claim serves the pods (filesystem storage), or waits for a storage migration moving the data
+// into it. It is the same claim either way: the registry has one generated claim, whatever it serves from.
 export const dataClaim: ChildBuilder = (ctx) => {
-  if (ctx.storage.driver !== 'filesystem' || ctx.storage.config.claimName !== undefined) return undefined;
-  const fs = ctx.storage.config;
+  const fs = generatedClaimOf(ctx.registry.spec.storage) ?? generatedClaimOf(ctx.migrationTarget);
+  if (fs === undefined) return undefined;
   const size =
     typeof fs.size === 'number'
       ? kplus.k8s.Quantity.fromNumber(fs.size)

@@ -7,7 +7,8 @@ import { finishChild, synthesize } from '../child.ts';
 import { registryEnv } from '../config.ts';
 import type { ChildBuilder, RenderContext } from '../context.ts';
 import { secretKeys } from '../material.ts';
-import { paths, ports } from '../names.ts';
+import { annotationKeys, paths, ports } from '../names.ts';
+import { storageIdentity } from '../storage-location.ts';
 import {
   componentDeployment,
   finishDeployment,
@@ -66,6 +67,7 @@ function build(ctx: RenderContext, chart: Chart): kplus.Deployment {
     name: n.registry,
     replicas: ctx.registry.spec.replicas,
     podConfigHash: ctx.podConfigHash.registry,
+    podAnnotations: { [annotationKeys.storageLocation]: storageIdentity(ctx.registry.spec.storage).hash },
     serviceAccountName: n.registryServiceAccount,
     automountServiceAccountToken: false,
     terminationGracePeriod: Duration.seconds(30),

@@ -2,8 +2,8 @@
 // directory, endpoint), never credentials or tuning. Two storage sections with the same location hold the same
 // data, so changing only tuning (redirect, delete, chunk size, a rotated credentials Secret) re-renders in
 // place, while a new location starts a migration; and a spec reverted to the source is recognised as such.
-import { selectedStorage, type StorageDriver, type StorageSpec } from '../../api/index.ts';
-import { contentHash } from '../../runtime/hash.ts';
+import { selectedStorage, type StorageDriver, type StorageSpec } from '../api/index.ts';
+import { contentHash } from '../runtime/hash.ts';
 
 /** A secret-free name for a storage location (persisted in status.operation and status.lastMigration). */
 export interface StorageIdentity {

@@ -1,0 +1,357 @@
+// The storage-migration controller: a controller of its own on ContainerRegistry objects (and the Jobs they
+// own) that runs the state machine of state.ts, in the shape of the garbage collection's. Each reconcile
+// observes (the CR, status.storage, the fleet's mode and which storage its pods run, the migration Job),
+// computes the next state, PERSISTS it (status.operation, status.lastMigration, status.storage) and only then
+// acts (writes the target config, creates or deletes a Job, records Events). Leader only (the manager starts
+// controllers on leadership), so a migration is never run twice.
+//
+// The registry reconciler renders what this persists (operator/reconcile/served-registry.ts): the source's
+// storage until Switching, read-only from EnteringReadOnly to LeavingReadOnly, and the target's generated claim
+// ahead of the Jobs. Status is applied under a field manager of its own (berth-operator-migration).
+import type { Logger } from 'pino';
+import { parseDuration } from '../../../registry/config/schema.ts';
+import {
+  RegistryConditionType,
+  storageSchema,
+  type ContainerRegistry,
+  type StorageSpec,
+} from '../../api/index.ts';
+import { annotationKeys, childNames, labelKeys, managedBy, selectorLabels } from '../../render/names.ts';
+import { statusUpToDate } from '../../runtime/conditions.ts';
+import { ownerKeyMapper, type ReconcileResult } from '../../runtime/controller.ts';
+import { isApiError } from '../../runtime/errors.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { Manager } from '../../runtime/manager.ts';
+import { controllerReference, type KubeObject } from '../../runtime/objects.ts';
+import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
+import { recordEvent } from '../events.ts';
+import { nudgePods, probeFleet, releaseReadOnly } from '../garbage-collection/fleet.ts';
+import { windowOpen } from '../garbage-collection/schedule.ts';
+import type { RegistryRef } from '../registry-access.ts';
+import { applyStatusAs, operationConditions } from '../status-apply.ts';
+import { jobObjectName, jobPodSelector, migrationJob, observeMigrationJob } from './job.ts';
+import type { JobObject, PodObject } from '../pod-template-job.ts';
+import {
+  defaultLimits,
+  migrateAnnotation,
+  next,
+  operationType,
+  type Action,
+  type Limits,
+  type MigrationOperation,
+  type MigrationRecord,
+  type Observed,
+  type Step,
+} from './state.ts';
+import { renderMigrationTargetConfig, targetConfigKey } from './target-config.ts';
+
+export const migrationFieldManager = 'berth-operator-migration';
+
+export interface StorageMigrationOptions {
+  limits?: Partial<Limits>;
+  concurrency?: number;
+}
+
+function asOperation(v: unknown): MigrationOperation | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  return (v as { type?: unknown }).type === operationType ? (v as MigrationOperation) : undefined;
+}
+
+/** The ConfigMap holding a run's migrate-target.yml (owned by the registry, rewritten for each Job). */
+export const targetConfigMapName = (registry: string) => `${registry}-migrate-target`;
+
+/** Phases in which the fleet's mode or storage is watched. */
+const fleetPhases = new Set([
+  'EnteringReadOnly',
+  'FinalSync',
+  'Switching',
+  'SwitchingBack',
+  'LeavingReadOnly',
+]);
+
+export class StorageMigrationController {
+  private readonly client: KubeClient;
+  private readonly registries: { get(key: string): KubeObject | undefined };
+  private readonly deployments: { get(key: string): KubeObject | undefined };
+  private readonly jobs: { get(key: string): KubeObject | undefined };
+  private readonly limits: Limits;
+
+  constructor(
+    client: KubeClient,
+    caches: {
+      registries: StorageMigrationController['registries'];
+      deployments: StorageMigrationController['deployments'];
+      jobs: StorageMigrationController['jobs'];
+    },
+    opts: StorageMigrationOptions = {},
+  ) {
+    this.client = client;
+    this.registries = caches.registries;
+    this.deployments = caches.deployments;
+    this.jobs = caches.jobs;
+    this.limits = { ...defaultLimits, ...opts.limits };
+  }
+
+  async reconcile(key: string, logger: Logger): Promise<ReconcileResult> {
+    const raw = this.registries.get(key) as RegistryObject | undefined;
+    if (raw === undefined) return {};
+    const parsed = parseRegistry(raw);
+    const current = asOperation(raw.status?.operation);
+    // An invalid spec starts nothing; a run under way pauses or unwinds (state.ts reads storage undefined).
+    if (!parsed.success && current === undefined) return {};
+    const cr = parsed.success ? parsed.data : undefined;
+    const observed = await this.observe(raw, cr, current, logger);
+    const step = next(current, observed, this.limits);
+    await this.persist(raw, current, step, observed.now);
+    for (const action of step.actions) await this.act(raw, cr, step.operation ?? current, action, logger);
+    if (step.operation?.phase !== current?.phase) {
+      logger.info(
+        {
+          from: current?.phase ?? 'none',
+          to: step.operation?.phase ?? 'none',
+          run: step.operation?.id ?? current?.id,
+          message: step.migrating.message,
+        },
+        'storage migration',
+      );
+    }
+    return step.requeueAfterMs !== undefined ? { requeueAfterMs: step.requeueAfterMs } : {};
+  }
+
+  private async observe(
+    raw: RegistryObject,
+    cr: ContainerRegistry | undefined,
+    current: MigrationOperation | undefined,
+    logger: Logger,
+  ): Promise<Observed> {
+    const now = new Date();
+    const status = raw.status ?? {};
+    const other = status.operation as { type?: string } | undefined;
+    const served = storageSchema.safeParse(status['storage']);
+    const request = raw.metadata.annotations?.[migrateAnnotation];
+    const observed: Observed = {
+      now,
+      generation: raw.metadata.generation ?? 0,
+      deleting: raw.metadata.deletionTimestamp !== undefined,
+      storage: cr?.spec.storage,
+      served: served.success ? served.data : undefined,
+      spec: {
+        // An invalid spec still says whether the registry should stay read-only when a run ends.
+        readOnly: cr?.spec.readOnly ?? (raw.spec as { readOnly?: unknown } | undefined)?.readOnly === true,
+        readOnlyBudgetSeconds: budgetSeconds(cr?.spec.storage),
+        // Berth never deletes the source: there is no field asking for it (see the CRD's storage text).
+        deleteSourceAfterMigration: false,
+      },
+      ...(request !== undefined ? { request } : {}),
+      ...(status['lastMigration'] !== undefined ? { last: status['lastMigration'] as MigrationRecord } : {}),
+      windowOpen: windowOpen(cr?.spec.maintenanceWindows, now),
+      ...(other?.type !== undefined && other.type !== operationType ? { otherOperation: other.type } : {}),
+      fleet: [],
+      fleetOnTarget: false,
+      fleetOnSource: false,
+    };
+    if (current === undefined) return observed;
+    const ref = { namespace: raw.metadata.namespace ?? '', name: raw.metadata.name };
+    if (fleetPhases.has(current.phase)) {
+      if (current.phase === 'LeavingReadOnly' && !observed.spec.readOnly && cr === undefined) {
+        // The registry reconciler renders nothing while the spec is invalid: clear the flag here.
+        if (await releaseReadOnly(this.client, ref)) {
+          logger.warn({ run: current.id }, 'cleared the read-only flag in the stored config directly');
+        }
+      }
+      const pods = await this.registryPods(ref);
+      observed.fleetOnTarget = runsOnly(pods, current.target.hash);
+      observed.fleetOnSource = runsOnly(pods, current.source.hash);
+      observed.fleet = await probeFleet(this.client, ref);
+      const readOnly = current.phase !== 'LeavingReadOnly' || observed.spec.readOnly;
+      const marker = `${current.id}-${readOnly ? 'read-only' : 'read-write'}`;
+      await nudgePods(this.client, ref, observed.fleet, readOnly, marker).catch((err: unknown) =>
+        logger.warn({ err }, 'could not annotate the registry pods to refresh their config'),
+      );
+    }
+    if (current.jobName !== undefined) {
+      const name = jobObjectName(ref.name, current.jobName);
+      const job = this.jobs.get(`${ref.namespace}/${name}`) as JobObject | undefined;
+      if (job !== undefined) {
+        const finished = job.status?.conditions?.some(
+          (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+        );
+        const pods = finished
+          ? (
+              await this.client.list<PodObject>('v1', 'Pod', {
+                namespace: ref.namespace,
+                labelSelector: jobPodSelector(name),
+              })
+            ).items
+          : [];
+        observed.job = observeMigrationJob(job, pods);
+      }
+    }
+    return observed;
+  }
+
+  /** Every registry pod not on its way out (pending ones too: they would serve what their template says). */
+  private async registryPods(ref: RegistryRef): Promise<PodObject[]> {
+    const selector = Object.entries(selectorLabels(ref.name, 'registry'))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const { items } = await this.client.list<PodObject>('v1', 'Pod', {
+      namespace: ref.namespace,
+      labelSelector: selector,
+    });
+    return items.filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.phase !== 'Failed');
+  }
+
+  private async persist(
+    raw: RegistryObject,
+    current: MigrationOperation | undefined,
+    step: Step,
+    now: Date,
+  ): Promise<void> {
+    const conditions = operationConditions(
+      raw,
+      [
+        { type: RegistryConditionType.Migrating, ...step.migrating },
+        ...(step.readOnly !== undefined ? [{ type: RegistryConditionType.ReadOnly, ...step.readOnly }] : []),
+      ],
+      now,
+    );
+    const status: Record<string, unknown> = {
+      conditions,
+      ...(step.readOnly !== undefined ? { readOnly: step.readOnly.status } : {}),
+      ...(step.operation !== undefined ? { operation: step.operation } : {}),
+      ...(step.last !== undefined ? { lastMigration: step.last } : {}),
+      // Unparsable spec: leave what is recorded (it is what the pods serve).
+      storage: step.storage ?? raw.status?.['storage'],
+    };
+    if (status['storage'] === undefined) delete status['storage'];
+    const dropping = step.operation === undefined && current !== undefined;
+    if (!dropping && statusUpToDate(raw.status, status)) return;
+    const starting = step.operation !== undefined && current === undefined;
+    await applyStatusAs(this.client, raw, status, migrationFieldManager, { precondition: starting });
+  }
+
+  private async act(
+    raw: RegistryObject,
+    cr: ContainerRegistry | undefined,
+    op: MigrationOperation | undefined,
+    action: Action,
+    logger: Logger,
+  ): Promise<void> {
+    const namespace = raw.metadata.namespace ?? '';
+    switch (action.type) {
+      case 'createJob': {
+        if (cr === undefined || op === undefined) return;
+        const deployment = this.deployments.get(`${namespace}/${childNames(cr.metadata.name).registry}`);
+        if (deployment === undefined) {
+          logger.warn('no registry Deployment to model the migration Job on yet');
+          return;
+        }
+        await this.writeTargetConfig(raw, cr, op.target.storage, op.id);
+        const job = migrationJob({
+          registry: raw,
+          deployment,
+          name: jobObjectName(cr.metadata.name, action.jobName),
+          source: op.source.storage,
+          target: op.target.storage,
+          deleteExtra: action.deleteExtra,
+          timeoutSeconds: action.timeoutSeconds,
+          targetConfigMap: targetConfigMapName(cr.metadata.name),
+        });
+        try {
+          await this.client.create(job);
+          logger.info({ job: job.metadata.name, pass: action.pass }, 'migration Job created');
+        } catch (err) {
+          if (!(isApiError(err) && err.status === 409)) throw err;
+        }
+        return;
+      }
+      case 'deleteJob':
+        await this.client.delete(
+          {
+            apiVersion: 'batch/v1',
+            kind: 'Job',
+            namespace,
+            name: jobObjectName(raw.metadata.name, action.jobName),
+          },
+          { propagationPolicy: 'Background' },
+        );
+        return;
+      case 'deleteSource':
+        // Never asked for (deleteSourceAfterMigration is always false): Berth keeps the source.
+        logger.warn({ source: action.source.description }, 'not deleting the migration source');
+        return;
+      case 'event':
+        await recordEvent(this.client, raw, action).catch((err: unknown) =>
+          logger.warn({ err }, 'could not record an Event'),
+        );
+        return;
+    }
+  }
+
+  /** migrate-target.yml for this run, in a ConfigMap of its own (the registry's is the reconciler's). */
+  private async writeTargetConfig(
+    raw: RegistryObject,
+    cr: ContainerRegistry,
+    target: StorageSpec,
+    id: string,
+  ): Promise<void> {
+    const name = cr.metadata.name;
+    await this.client.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: targetConfigMapName(name),
+        namespace: cr.metadata.namespace,
+        labels: {
+          [labelKeys.managedBy]: managedBy,
+          [labelKeys.registry]: name,
+          [labelKeys.instance]: name,
+        },
+        ownerReferences: [controllerReference(raw)],
+      },
+      data: { [targetConfigKey]: renderMigrationTargetConfig(cr, target, id) },
+    } as KubeObject);
+  }
+}
+
+/** Seconds of spec.storage.migration.readOnlyBudget (its default when the spec does not parse). */
+function budgetSeconds(storage: StorageSpec | undefined): number {
+  return Math.round(parseDuration(storage?.migration.readOnlyBudget ?? '10m') / 1000);
+}
+
+/** Whether there are registry pods and every one runs a template rendered for the storage location `hash`. */
+function runsOnly(pods: readonly PodObject[], hash: string): boolean {
+  return (
+    pods.length > 0 &&
+    pods.every(
+      (p) =>
+        p.status?.phase === 'Running' && p.metadata.annotations?.[annotationKeys.storageLocation] === hash,
+    )
+  );
+}
+
+/** Registers the storage-migration controller (its informers are shared with the other controllers'). */
+export function setupStorageMigrationController(manager: Manager, opts: StorageMigrationOptions = {}) {
+  const registries = manager.informer<KubeObject>({
+    apiVersion: ContainerRegistryKind.apiVersion,
+    kind: ContainerRegistryKind.kind,
+  });
+  const labelSelector = `${labelKeys.managedBy}=${managedBy}`;
+  const deployments = manager.informer<KubeObject>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    labelSelector,
+  });
+  const jobs = manager.informer<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', labelSelector });
+  const controller = new StorageMigrationController(manager.client, { registries, deployments, jobs }, opts);
+  return manager.addController({
+    name: 'storagemigration',
+    primary: registries,
+    related: [
+      { informer: jobs, map: ownerKeyMapper(ContainerRegistryKind.apiVersion, ContainerRegistryKind.kind) },
+    ],
+    reconcile: (key, { logger }) => controller.reconcile(key, logger),
+    concurrency: opts.concurrency ?? 4,
+  });
+}
