@@ -212,6 +212,22 @@ describe('storage migration: starting', () => {
     const gc = gcNext(undefined, gcObserved);
     assert.equal(gc.operation, undefined);
     assert.equal(gc.collecting.reason, 'Waiting');
+    assert.equal(gc.readOnly, undefined, 'nor does the waiting garbage collection write ReadOnly');
+  });
+
+  it('does not start while the target cannot be used, and says why; starts once it can', () => {
+    const problem = 'its credentials Secret minio does not exist';
+    const s = next(undefined, observed({ targetProblem: problem }), limits);
+    assert.equal(s.operation, undefined);
+    assert.deepEqual(s.actions, []);
+    assert.equal(s.migrating.reason, MigratingReason.TargetUnavailable);
+    assert.match(
+      s.migrating.message,
+      /s3 bucket images at http:\/\/minio:9000, which cannot be used: its credentials Secret minio does not exist; the registry serves from filesystem/,
+    );
+    assert.equal(s.requeueAfterMs, 60_000, 'looked at again without a hot loop');
+    assert.ok(s.storage !== undefined && sameLocation(s.storage, fs), 'the source is served meanwhile');
+    assert.equal(next(undefined, observed(), limits).operation?.phase, 'Syncing');
   });
 
   it('a failed migration is not retried by itself; a spec edit, the annotation or another target retries', () => {
@@ -325,7 +341,7 @@ describe('storage migration: Syncing', () => {
     const s = next(syncingSeen(), observed({ now: at(500), job: ok(slow) }), limits);
     assert.equal(s.operation, undefined);
     assert.equal(s.last?.result, 'Failed');
-    assert.match(s.last.message, /readOnlyBudgetSeconds/);
+    assert.match(s.last.message, /spec\.storage\.migration\.readOnlyBudget/);
     assert.equal(s.last.readOnlySeconds, 0);
     assert.ok(s.storage !== undefined && sameLocation(s.storage, fs));
   });
@@ -494,7 +510,7 @@ describe('storage migration: FinalSync', () => {
     assert.equal(s.operation?.outcome?.result, 'Failed');
     assert.match(
       s.operation.outcome?.message ?? '',
-      /gave up after 2 read-only windows: raise readOnlyBudgetSeconds/,
+      /gave up after 2 read-only windows: raise spec\.storage\.migration\.readOnlyBudget/,
     );
     const end = next(op(s), observed({ now: at(370), fleet: pods(false) }), limits);
     assert.equal(end.operation, undefined);

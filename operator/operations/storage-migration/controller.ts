@@ -28,6 +28,7 @@ import { recordEvent } from '../events.ts';
 import { nudgePods, probeFleet, releaseReadOnly } from '../garbage-collection/fleet.ts';
 import { windowOpen } from '../garbage-collection/schedule.ts';
 import type { RegistryRef } from '../registry-access.ts';
+import { sameLocation } from '../../render/storage-location.ts';
 import { applyStatusAs, operationConditions } from '../status-apply.ts';
 import { jobObjectName, jobPodSelector, migrationJob, observeMigrationJob } from './job.ts';
 import type { JobObject, PodObject } from '../pod-template-job.ts';
@@ -150,7 +151,16 @@ export class StorageMigrationController {
       fleetOnTarget: false,
       fleetOnSource: false,
     };
-    if (current === undefined) return observed;
+    if (current === undefined) {
+      const spec = observed.storage;
+      const moving =
+        spec !== undefined && observed.served !== undefined && !sameLocation(spec, observed.served);
+      if (moving) {
+        const problem = await credentialsProblem(this.client, raw.metadata.namespace ?? '', spec);
+        if (problem !== undefined) observed.targetProblem = problem;
+      }
+      return observed;
+    }
     const ref = { namespace: raw.metadata.namespace ?? '', name: raw.metadata.name };
     if (fleetPhases.has(current.phase)) {
       if (current.phase === 'LeavingReadOnly' && !observed.spec.readOnly && cr === undefined) {
@@ -313,6 +323,37 @@ export class StorageMigrationController {
       data: { [targetConfigKey]: renderMigrationTargetConfig(cr, target, id) },
     } as KubeObject);
   }
+}
+
+/** Why a storage section's credentials cannot be read (its Secret or a key is missing); undefined: they can. */
+async function credentialsProblem(
+  client: KubeClient,
+  namespace: string,
+  storage: StorageSpec,
+): Promise<string | undefined> {
+  const s3 = storage.s3?.credentialsSecretRef;
+  const gcs = storage.gcs?.credentialsSecretRef;
+  const azure = storage.azure?.credentialsSecretRef;
+  const ref =
+    s3 !== undefined
+      ? { name: s3.name, keys: [s3.accessKeyIdKey, s3.secretAccessKeyKey] }
+      : gcs !== undefined
+        ? { name: gcs.name, keys: [gcs.key] }
+        : azure !== undefined
+          ? { name: azure.name, keys: [azure.accountKeyKey] }
+          : undefined;
+  if (ref === undefined) return undefined;
+  const secret = await client.get<KubeObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace,
+    name: ref.name,
+  });
+  if (secret === undefined) return `its credentials Secret ${ref.name} does not exist`;
+  const missing = ref.keys.filter((k) => secret.data?.[k] === undefined);
+  return missing.length > 0
+    ? `its credentials Secret ${ref.name} has no key ${missing.join(', ')}`
+    : undefined;
 }
 
 /** Seconds of spec.storage.migration.readOnlyBudget (its default when the spec does not parse). */

@@ -8,6 +8,8 @@ export const MigratingReason = {
   Idle: 'Idle',
   /** spec.storage names a new location, but another operation (garbage collection) runs. */
   Waiting: 'Waiting',
+  /** spec.storage names a new location that cannot be used yet (its credentials Secret is missing). */
+  TargetUnavailable: 'TargetUnavailable',
   /** Migration Jobs copy online, pass after pass, while the registry serves from the source. */
   Syncing: 'Syncing',
   /** Switching the fleet to read-only and waiting until every pod reports it. */

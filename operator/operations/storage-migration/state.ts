@@ -173,7 +173,9 @@ function idle(
     actions: [],
     migrating,
     readOnly: obs.otherOperation !== undefined ? undefined : readWriteCondition(obs),
-    ...(migrating.reason === MigratingReason.Waiting ? { requeueAfterMs: 60_000 } : {}),
+    ...(migrating.reason === MigratingReason.Waiting || migrating.reason === MigratingReason.TargetUnavailable
+      ? { requeueAfterMs: 60_000 }
+      : {}),
   };
 }
 
@@ -211,6 +213,10 @@ function decideStart(obs: Observed, limits: Limits): Step {
       `the registry serves from ${from.description}. Edit the spec, set the ${migrateAnnotation} annotation to retry, ` +
       'or revert spec.storage';
     return idle(obs, { status: false, reason: MigratingReason.Failed, message }, inUse);
+  }
+  if (obs.targetProblem !== undefined) {
+    const message = `spec.storage names ${to.description}, which cannot be used: ${obs.targetProblem}; the registry serves from ${from.description}`;
+    return idle(obs, { status: false, reason: MigratingReason.TargetUnavailable, message }, inUse);
   }
   if (obs.otherOperation !== undefined) {
     const message = `spec.storage names ${to.description}; waiting for the ${obs.otherOperation} operation to finish`;
@@ -382,7 +388,7 @@ function giveUpWindow(
     message: `${op.id}: ${why} (${String(returns)}/${String(limits.maxReadOnlyReturns)})`,
   };
   if (returns >= limits.maxReadOnlyReturns) {
-    const message = `${why}; gave up after ${plural(returns, 'read-only window')}: raise readOnlyBudgetSeconds or migrate when the registry is quieter`;
+    const message = `${why}; gave up after ${plural(returns, 'read-only window')}: raise spec.storage.migration.readOnlyBudget or migrate when the registry is quieter`;
     return leave(obs, counted, limits, [...actions, event], { result: MigrationResult.Failed, message });
   }
   return leave(obs, counted, limits, [...actions, event]);
@@ -401,7 +407,7 @@ function readiness(
   // A pass lists and verifies everything however little it copies: one that alone outlasts the budget says
   // the final pass will too.
   const fits = d.durationMs === undefined || d.durationMs <= budgetMs;
-  const tooSlow = `a pass takes ${String(seconds(d.durationMs ?? 0))}s, longer than the read-only budget (${String(obs.spec.readOnlyBudgetSeconds)}s): raise readOnlyBudgetSeconds`;
+  const tooSlow = `a pass takes ${String(seconds(d.durationMs ?? 0))}s, longer than the read-only budget (${String(obs.spec.readOnlyBudgetSeconds)}s): raise spec.storage.migration.readOnlyBudget`;
   if (small) return fits ? 'ready' : { fail: tooSlow };
   if (op.roundPasses >= limits.maxSyncPasses) return fits ? 'ready' : { fail: tooSlow };
   return 'more';

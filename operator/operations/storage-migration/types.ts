@@ -126,6 +126,8 @@ export interface Observed {
   /** The berth.dev/migrate annotation: a new value retries a failed migration. */
   request?: string;
   last?: MigrationRecord;
+  /** Why the storage spec.storage names cannot be used (e.g. its credentials Secret is missing). */
+  targetProblem?: string;
   /** No maintenance windows, or one is open now (read-only phases start only then). */
   windowOpen: boolean;
   /** Another operation's type when one runs. */
