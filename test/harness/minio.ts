@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Agent, get as httpsGet } from 'node:https';
 import path from 'node:path';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createCertificate, generatePrivateKey } from '../../registry/auth/keypair.ts';
 import { spawnDaemon, describeExit, type Daemon } from './daemon.ts';
 import { freePort } from './ports.ts';
@@ -35,6 +35,8 @@ export interface Minio {
   createBucket(name: string): Promise<void>;
   /** Every key in `bucket` (under `prefix`). */
   listKeys(bucket: string, prefix?: string): Promise<string[]>;
+  /** An object's content as text. */
+  readObject(bucket: string, key: string): Promise<string>;
   /** MinIO's stdout and stderr so far. */
   output(): string;
   /** Stops the server at once (no grace period), keeping its data: connections are refused until `restart`. */
@@ -197,6 +199,15 @@ export async function startMinio(opts: MinioOptions = {}): Promise<Minio> {
         c.destroy();
       }
       return keys;
+    },
+    async readObject(bucket: string, key: string): Promise<string> {
+      const c = client();
+      try {
+        const res = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await res.Body?.transformToString('utf8')) ?? '';
+      } finally {
+        c.destroy();
+      }
     },
     async kill(): Promise<void> {
       if (daemon === undefined) return;
