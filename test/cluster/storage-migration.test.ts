@@ -384,40 +384,11 @@ async function renderedStorage(): Promise<Record<string, Record<string, unknown>
 }
 
 /**
- * The registry serves from `w` and only from it, read-write: no migration runs, status.storage and config.yml
- * name it, every registry pod keeps a fresh read-write heartbeat in it and none in any other backend used,
- * every pod accepts an upload (through the Ingress; the Service picks pods, so several tries).
+ * The registry serves from `w` and only from it, read-write: every registry pod keeps a fresh read-write
+ * heartbeat in it and none in any other backend used, uploads start (through the Ingress; the Service picks
+ * pods, so several tries); then the status: no migration runs, status.storage and config.yml name `w`.
  */
 async function assertServingFrom(w: Where, context: string): Promise<void> {
-  const cr = await registryObject();
-  const s = statusOf(cr);
-  assert.equal(migrationOf(s), undefined, `${context}: a migration still runs: ${statusSummary(cr)}`);
-  assert.notEqual(conditionOf(cr, 'ReadOnly')?.status, 'True', `${context}: ReadOnly condition`);
-  const migrating = conditionOf(cr, 'Migrating');
-  assert.equal(migrating?.status, 'False', `${context}: Migrating condition ${JSON.stringify(migrating)}`);
-  const storage = s.storage ?? {};
-  const rendered = await renderedStorage();
-  if (w.kind === 'filesystem') {
-    assert.ok(storage['filesystem'] !== undefined, `${context}: status.storage ${JSON.stringify(storage)}`);
-    assert.equal(storage['s3'], undefined, `${context}: status.storage ${JSON.stringify(storage)}`);
-    assert.ok(
-      rendered['filesystem'] !== undefined,
-      `${context}: config.yml storage ${JSON.stringify(rendered)}`,
-    );
-    assert.equal(rendered['s3'], undefined, `${context}: config.yml storage ${JSON.stringify(rendered)}`);
-  } else {
-    const s3 = storage['s3'] as { bucket?: string; rootDirectory?: string; endpoint?: string } | undefined;
-    assert.equal(s3?.bucket, bucket, `${context}: status.storage ${JSON.stringify(storage)}`);
-    assert.equal(s3.rootDirectory, w.root, `${context}: status.storage ${JSON.stringify(storage)}`);
-    assert.equal(storage['filesystem'], undefined, `${context}: status.storage ${JSON.stringify(storage)}`);
-    assert.equal(rendered['s3']?.['bucket'], bucket, `${context}: config.yml ${JSON.stringify(rendered)}`);
-    assert.equal(
-      rendered['s3']?.['rootdirectory'],
-      w.root,
-      `${context}: config.yml ${JSON.stringify(rendered)}`,
-    );
-    assert.equal(rendered['filesystem'], undefined, `${context}: config.yml ${JSON.stringify(rendered)}`);
-  }
   // The pods' own word: heartbeats in the backend they run on (a rolled-away pod's record goes stale or is
   // removed within 30 s).
   const others = [...backendsUsed.values()].filter((o) => describeWhere(o) !== describeWhere(w));
@@ -455,6 +426,36 @@ async function assertServingFrom(w: Where, context: string): Promise<void> {
       202,
       `${context}: an upload through the Ingress (try ${String(i + 1)})`,
     );
+  }
+  // What the status says.
+  const cr = await registryObject();
+  const s = statusOf(cr);
+  assert.equal(migrationOf(s), undefined, `${context}: a migration still runs: ${statusSummary(cr)}`);
+  assert.notEqual(conditionOf(cr, 'ReadOnly')?.status, 'True', `${context}: ReadOnly condition`);
+  const migrating = conditionOf(cr, 'Migrating');
+  assert.equal(migrating?.status, 'False', `${context}: Migrating condition ${JSON.stringify(migrating)}`);
+  const storage = s.storage ?? {};
+  const rendered = await renderedStorage();
+  if (w.kind === 'filesystem') {
+    assert.ok(storage['filesystem'] !== undefined, `${context}: status.storage ${JSON.stringify(storage)}`);
+    assert.equal(storage['s3'], undefined, `${context}: status.storage ${JSON.stringify(storage)}`);
+    assert.ok(
+      rendered['filesystem'] !== undefined,
+      `${context}: config.yml storage ${JSON.stringify(rendered)}`,
+    );
+    assert.equal(rendered['s3'], undefined, `${context}: config.yml storage ${JSON.stringify(rendered)}`);
+  } else {
+    const s3 = storage['s3'] as { bucket?: string; rootDirectory?: string; endpoint?: string } | undefined;
+    assert.equal(s3?.bucket, bucket, `${context}: status.storage ${JSON.stringify(storage)}`);
+    assert.equal(s3.rootDirectory, w.root, `${context}: status.storage ${JSON.stringify(storage)}`);
+    assert.equal(storage['filesystem'], undefined, `${context}: status.storage ${JSON.stringify(storage)}`);
+    assert.equal(rendered['s3']?.['bucket'], bucket, `${context}: config.yml ${JSON.stringify(rendered)}`);
+    assert.equal(
+      rendered['s3']?.['rootdirectory'],
+      w.root,
+      `${context}: config.yml ${JSON.stringify(rendered)}`,
+    );
+    assert.equal(rendered['filesystem'], undefined, `${context}: config.yml ${JSON.stringify(rendered)}`);
   }
   console.log(`${context}: serving from ${describeWhere(w)} with pods ${placement.pods.join(', ')}`);
 }
