@@ -460,12 +460,12 @@ async function assertServingFrom(w: Where, context: string): Promise<void> {
   console.log(`${context}: serving from ${describeWhere(w)} with pods ${placement.pods.join(', ')}`);
 }
 
-/** The migration printer column (Phase) as `kubectl get containerregistry` shows it. */
+/** The operation printer column (OPERATION: the phase) as `kubectl get containerregistry` shows it. */
 async function printedPhase(): Promise<string | undefined> {
   const out = (await kubectl(['-n', namespace, 'get', 'containerregistry', name])).stdout.trim().split('\n');
   const header = (out[0] ?? '').split(/\s{2,}/);
   const row = (out[1] ?? '').split(/\s{2,}/);
-  const at = header.indexOf('PHASE');
+  const at = header.indexOf('OPERATION');
   return at < 0 ? undefined : row[at];
 }
 
@@ -492,7 +492,7 @@ async function migrateWithPushes(
     served[from.kind] !== undefined,
     `${context}: status.storage during Syncing: ${JSON.stringify(served)}`,
   );
-  assert.equal(await printedPhase(), 'Syncing', 'the Phase printer column');
+  assert.equal(await printedPhase(), 'Syncing', 'the Operation printer column');
 
   for (const repoTag of during) await dockerPush(repoTag);
   const still = migrationOf(statusOf(await registryObject()));
