@@ -318,7 +318,9 @@ export class StorageMigrationController {
           [labelKeys.registry]: name,
           [labelKeys.instance]: name,
         },
-        ownerReferences: [controllerReference(raw)],
+        // Owned, so it goes with the registry, but not controlled: the registry reconciler prunes the children
+        // it controls and does not render, and would delete it under the Job.
+        ownerReferences: [{ ...controllerReference(raw), controller: false }],
       },
       data: { [targetConfigKey]: renderMigrationTargetConfig(cr, target, id) },
     } as KubeObject);
