@@ -7,6 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { createStorageDriver } from '../storage/factory.ts';
 import { GcError } from './errors.ts';
+import { MarkSet } from './mark-set.ts';
 import { localTasks, type GcTasks } from './tasks.ts';
 import type { TaskMessage, TaskReply, TaskRequest, WorkerSetup } from './worker-protocol.ts';
 
@@ -22,7 +23,7 @@ export function runWorker(port: MessagePort, setup: WorkerSetup): void {
       case 'mark':
         return t.markRepository(request.repository, request.deleteUntagged);
       case 'useMarked':
-        return t.useMarked(new Set(request.marked));
+        return t.useMarked(MarkSet.fromData(request.marked));
       case 'deleteManifests':
         return t.deleteManifests(request.repository, request.candidates, request.dryRun);
       case 'deleteLayerLinks':
