@@ -7,15 +7,22 @@
 // The corpus lives in /dev/shm when there is one (so the figures measure the collectors, not this machine's
 // disk; --dir puts it elsewhere, e.g. on a real disk, where Berth's parallel I/O counts for more).
 //
+// Berth runs as the image runs it: `node --max-semi-space-size=1 registry/cli.ts garbage-collect` (the
+// Dockerfile's berth-registry; registryNodeFlags in test/harness/tools.ts). Node's compile cache
+// (registry/cli.ts enables it, in NODE_COMPILE_CACHE or the temp dir) is cold by default, as in a GC Job's
+// pod, whose /tmp is a fresh emptyDir: a fresh empty directory per run. `--compile-cache warm` gives every run
+// one directory filled by an untimed dry run first (a machine that ran the collector before).
+//
 // Options: --manifests N (10000) --repos N (500) --dir DIR --rounds N (1) --json FILE
+//          --compile-cache cold|warm (cold)
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exec } from '../test/harness/exec.ts';
 import { removeTempDir } from '../test/harness/tmp.ts';
 import { fastTempDir } from '../test/gc/corpus.ts';
-import { repoRoot, requireTool, tools } from '../test/harness/tools.ts';
+import { registryNodeFlags, repoRoot, requireTool, tools } from '../test/harness/tools.ts';
 import { forEachConcurrent } from '../registry/gc/limit.ts';
 import { rotate } from './registries.ts';
 import { ensureBenchTools } from './tools.ts';
@@ -35,7 +42,7 @@ const digestOf = (b: Buffer): string => createHash('sha256').update(b).digest('h
  * untagged (garbage under -m); the first two are the children of a tagged OCI index. Plus one orphan blob
  * per repository and 10% of the manifests deleted (revision link gone: their blobs are garbage either way).
  */
-async function writeCorpus(root: string, manifests: number, repos: number): Promise<Corpus> {
+export async function writeCorpus(root: string, manifests: number, repos: number): Promise<Corpus> {
   const v2 = path.join(root, 'docker/registry/v2');
   let files = 0;
   const blobSet = new Set<string>();
@@ -130,8 +137,8 @@ interface Measured {
   peakRssMiB: number;
 }
 
-async function timed(file: string, args: string[]): Promise<Measured> {
-  const r = await exec('/usr/bin/time', ['-f', '@@time %e %M', file, ...args], { timeoutMs: 3_600_000 });
+async function timed(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Measured> {
+  const r = await exec('/usr/bin/time', ['-f', '@@time %e %M', file, ...args], { timeoutMs: 3_600_000, env });
   const m = /@@time (\S+) (\d+)/.exec(r.stderr);
   if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr.slice(-500)}`);
   return { seconds: Number(m[1]), peakRssMiB: Math.round(Number(m[2]) / 1024) };
@@ -155,8 +162,12 @@ const collectorLabels: Record<Collector, string> = {
   'distribution-v3': 'Distribution v3.1',
 };
 
+export type CompileCache = 'cold' | 'warm';
+
 export interface GcBenchResult {
   corpus: { manifests: number; blobs: number; files: number; repos: number };
+  /** How Berth was run: its Node flags and the state of Node's compile cache. */
+  berth: { nodeFlags: string[]; compileCache: CompileCache };
   versions: { distribution: string; 'distribution-v3': string };
   runs: ({
     mode: 'plain' | 'delete-untagged';
@@ -172,15 +183,17 @@ export async function runGcBench(options: {
   repos?: number;
   dir?: string;
   rounds?: number;
+  compileCache?: CompileCache;
   log?: (line: string) => void;
 }): Promise<GcBenchResult> {
+  const compileCache = options.compileCache ?? 'cold';
   const log = options.log ?? ((line: string) => process.stderr.write(`[bench gc] ${line}\n`));
   requireTool('distribution');
   await ensureBenchTools(['distribution-v3']);
   const binaries: Record<Collector, (flags: string[], cfg: string) => [string, string[]]> = {
     berth: (flags, cfg) => [
       tools.node,
-      [path.join(repoRoot, 'registry/cli.ts'), 'garbage-collect', '-q', ...flags, cfg],
+      [...registryNodeFlags, path.join(repoRoot, 'registry/cli.ts'), 'garbage-collect', '-q', ...flags, cfg],
     ],
     distribution: (flags, cfg) => [tools.distribution, ['garbage-collect', ...flags, cfg]],
     'distribution-v3': (flags, cfg) => [tools['distribution-v3'], ['garbage-collect', ...flags, cfg]],
@@ -201,8 +214,23 @@ export async function runGcBench(options: {
     log(
       `corpus: ${corpus.manifests} manifests, ${corpus.blobs} blobs, ${corpus.files} files in ${((performance.now() - started) / 1000).toFixed(1)}s`,
     );
+    // Berth's compile cache: one directory for every run (warm, filled by an untimed dry run), or a fresh one.
+    const warmCache = path.join(work, 'compile-cache-warm');
+    if (compileCache === 'warm') {
+      const [file, args] = binaries.berth(['--dry-run'], await config(work, pristine));
+      await exec(file, args, { env: { ...process.env, NODE_COMPILE_CACHE: warmCache } });
+    }
+    const envFor = async (collector: Collector): Promise<NodeJS.ProcessEnv> =>
+      collector !== 'berth'
+        ? process.env
+        : {
+            ...process.env,
+            NODE_COMPILE_CACHE:
+              compileCache === 'warm' ? warmCache : await mkdtemp(path.join(work, 'compile-cache-')),
+          };
     const result: GcBenchResult = {
       corpus: { manifests: corpus.manifests, blobs: corpus.blobs, files: corpus.files, repos },
+      berth: { nodeFlags: [...registryNodeFlags], compileCache },
       versions: {
         distribution: await version(tools.distribution),
         'distribution-v3': await version(tools['distribution-v3']),
@@ -222,7 +250,7 @@ export async function runGcBench(options: {
           const root = path.join(work, `${collector}-${mode}-${round}`);
           await exec('cp', ['-a', pristine, root]);
           const [file, args] = binaries[collector](flags, await config(work, root));
-          sample[collector] = await timed(file, args);
+          sample[collector] = await timed(file, args, await envFor(collector));
           await exec('rm', ['-rf', root]);
         }
         const done = sample as Record<Collector, Measured>;
@@ -261,7 +289,9 @@ export async function runGcBench(options: {
 export function gcBenchMarkdown(r: GcBenchResult): string {
   const lines = [
     `GC of ${r.corpus.manifests} manifests / ${r.corpus.blobs} blobs in ${r.corpus.repos} repositories (filesystem, ${r.corpus.files} files); ` +
-      `Distribution 2.8 is ${r.versions.distribution}, v3.1 is ${r.versions['distribution-v3']}`,
+      `Distribution 2.8 is ${r.versions.distribution}, v3.1 is ${r.versions['distribution-v3']}; ` +
+      `Berth runs as the image runs it (\`node ${r.berth.nodeFlags.join(' ')} registry/cli.ts garbage-collect\`) ` +
+      `with a ${r.berth.compileCache} compile cache${r.berth.compileCache === 'cold' ? " (a GC Job's fresh /tmp)" : ''}`,
     '',
     '| mode | Berth | Distribution 2.8 | Distribution v3.1 | speed-up vs 2.8 | speed-up vs v3.1 | Berth peak RSS | 2.8 peak RSS | v3.1 peak RSS |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -284,13 +314,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       dir: { type: 'string' },
       rounds: { type: 'string' },
       json: { type: 'string' },
+      'compile-cache': { type: 'string' },
     },
   });
+  const cache = values['compile-cache'];
+  if (cache !== undefined && cache !== 'cold' && cache !== 'warm') {
+    throw new Error('--compile-cache: expected cold or warm');
+  }
   const result = await runGcBench({
     ...(values.manifests ? { manifests: Number(values.manifests) } : {}),
     ...(values.repos ? { repos: Number(values.repos) } : {}),
     ...(values.dir ? { dir: values.dir } : {}),
     ...(values.rounds ? { rounds: Number(values.rounds) } : {}),
+    ...(cache ? { compileCache: cache } : {}),
   });
   process.stdout.write(gcBenchMarkdown(result));
   if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { exec } from '../test/harness/exec.ts';
 import type { Minio } from '../test/harness/minio.ts';
 import type { RegistryKind } from '../test/harness/registry.ts';
-import { repoRoot, tools } from '../test/harness/tools.ts';
+import { registryNodeFlags, repoRoot, tools } from '../test/harness/tools.ts';
 import { dump } from 'js-yaml';
 import type { BlobFile } from './blob-file.ts';
 import type { BenchClient } from './http-client.ts';
@@ -73,8 +73,8 @@ export interface GcRun {
 
 /**
  * One `garbage-collect [-m] CONFIG` process on a bucket, wall time from start to exit and peak RSS from
- * GNU time, as bench/gc.ts times its filesystem runs: Berth through `registry/cli.ts garbage-collect`, Distribution as
- * `docker-registry garbage-collect`.
+ * GNU time, as bench/gc.ts times its filesystem runs: Berth through `registry/cli.ts garbage-collect` with the
+ * image's Node flags, Distribution 2.8 as `docker-registry garbage-collect`, v3.1 as `distribution-v3 garbage-collect`.
  */
 export async function runS3Gc(
   kind: RegistryKind,
@@ -92,13 +92,25 @@ export async function runS3Gc(
     ),
   );
   const flags = deleteUntagged ? ['-m'] : [];
+  // Berth with the image's Node flags (Dockerfile: berth-registry runs `node --max-semi-space-size=1 ...`).
   const command =
     kind === 'berth'
-      ? [tools.node, path.join(repoRoot, 'registry/cli.ts'), 'garbage-collect', '-q', ...flags, configFile]
-      : [tools.distribution, 'garbage-collect', ...flags, configFile];
+      ? [
+          tools.node,
+          ...registryNodeFlags,
+          path.join(repoRoot, 'registry/cli.ts'),
+          'garbage-collect',
+          '-q',
+          ...flags,
+          configFile,
+        ]
+      : [tools[kind], 'garbage-collect', ...flags, configFile];
+  const env = childEnv();
+  // As the serving harness starts it (test/harness/distribution.ts): no OpenTelemetry export to localhost:4318.
+  if (kind === 'distribution-v3') env['OTEL_TRACES_EXPORTER'] = 'none';
   const t0 = performance.now();
   const r = await exec('/usr/bin/time', ['-f', '@@time %e %M', ...command], {
-    env: childEnv(),
+    env,
     cwd: repoRoot,
     timeoutMs: 3_600_000,
   });

@@ -70,11 +70,13 @@ export async function startS3Registry<K extends RegistryKind>(
   minio: Minio,
   bucket: string,
   redirectDisabled: boolean,
+  /** Berth only: more environment (bench/s3-copy.ts picks copyTo's HTTP client with it). */
+  berthEnv: NodeJS.ProcessEnv = {},
 ): Promise<BenchRegistry<K>> {
   const config = s3Config(minio, bucket, redirectDisabled);
   const running =
     kind === 'berth'
-      ? await startBerth({ config, env: s3Env })
+      ? await startBerth({ config, env: { ...s3Env, ...berthEnv } })
       : await startDistribution({ config, env: s3Env, version: kind === 'distribution-v3' ? 3 : 2 });
   const client = new BenchClient(running.url);
   const pid = running.process.pid;

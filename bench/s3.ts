@@ -1,10 +1,11 @@
 // `node bench/s3.ts [--quick] [--rounds N]`: Berth against CNCF Distribution 2.8 (Debian's docker-registry)
-// on one MinIO, side by side in one run, each registry on its own bucket: monolithic push and pull of a
-// 512 MiB blob (pull twice: with the default 307 to a presigned MinIO URL, which curl follows, and with
-// `storage.redirect.disable: true`, where the registry proxies the bytes), and garbage collection of a ~5k-blob
-// corpus (each collector on its own server-side copy of the corpus bucket). Rounds alternate which registry
-// goes first. Reported: medians, Berth/Distribution ratios (GC: Distribution time / Berth time) against the
-// targets of issue 6; written to bench/results/s3-latest.{md,json} (--quick: s3-quick).
+// and v3.1 (.cache/bin/distribution-v3, built by bench/install.sh) on one MinIO, side by side in one run, each
+// registry on its own bucket: monolithic push and pull of a 512 MiB blob (pull twice: with the default 307 to a
+// presigned MinIO URL, which curl follows, and with `storage.redirect.disable: true`, where the registry proxies
+// the bytes), and garbage collection of a ~5k-blob corpus (each collector on its own server-side copy of the
+// corpus bucket). Rounds rotate which registry goes first. Reported: medians, Berth/2.8 and Berth/v3.1 ratios
+// (GC: reference time / Berth time), judged against the targets of issue 6 (set against 2.8; the v3.1 ratios
+// are informative); written to bench/results/s3-latest.{md,json} (--quick: s3-quick).
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -12,18 +13,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { exec } from '../test/harness/exec.ts';
 import { startMinio, type Minio } from '../test/harness/minio.ts';
-import type { RegistryKind as AnyRegistryKind } from '../test/harness/registry.ts';
+import type { RegistryKind } from '../test/harness/registry.ts';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.ts';
-import { repoRoot, requireTool, tools } from '../test/harness/tools.ts';
+import { registryNodeFlags, repoRoot, requireTool, tools } from '../test/harness/tools.ts';
 import { writeBlobFile, type BlobFile } from './blob-file.ts';
 import { pullBlob, verifyPull } from './blob-pull.ts';
 import { detectMonolithicMode, pushMonolithic, type MonolithicMode } from './blob-push.ts';
 import { measureCpu } from './proc.ts';
-import { sharedConfig, type BenchRegistry } from './registries.ts';
-
-/** The S3 bench compares Berth with Distribution 2.8 only (v3.1 is not wired into it: bench/README.md). */
-const kinds = ['distribution', 'berth'] as const satisfies readonly AnyRegistryKind[];
-type RegistryKind = (typeof kinds)[number];
+import {
+  kindLabels,
+  kinds,
+  references,
+  rotate,
+  sharedConfig,
+  type BenchRegistry,
+  type Reference,
+} from './registries.ts';
 import { median, writeResults } from './report.ts';
 import { writeS3Corpus } from './s3-corpus.ts';
 import { pullRedirected, runS3Gc, verifyRedirectedPull, type GcRun } from './s3-measure.ts';
@@ -62,15 +67,21 @@ interface Sample {
 
 type Samples = Partial<Record<S3Metric, Record<RegistryKind, Sample[]>>>;
 
+/** Berth against one reference. */
+export interface S3Comparison {
+  /** Berth/reference for throughput, reference/Berth (speed-up) for GC times: higher is better. */
+  ratio: number;
+  roundRatios: number[];
+}
+
 export interface S3Row {
   metric: S3Metric;
   label: string;
   unit: string;
-  distribution: number;
-  berth: number;
-  /** Berth/Distribution for throughput, Distribution/Berth (speed-up) for GC times: higher is better. */
-  ratio: number;
-  roundRatios: number[];
+  /** Median per registry. */
+  values: Record<RegistryKind, number>;
+  vs: Record<Reference, S3Comparison>;
+  /** Issue 6's target, set against Distribution 2.8: judged on `vs.distribution` only. */
   target: number;
   met: boolean;
 }
@@ -122,32 +133,36 @@ function log(message: string): void {
 }
 
 const mbps = (bytes: number, seconds: number): number => bytes / 1e6 / seconds;
-const orderFor = (n: number): RegistryKind[] => (n % 2 === 0 ? [...kinds] : [...kinds].reverse());
+const orderFor = (n: number): RegistryKind[] => rotate(kinds, n);
+/** "2.8" of "Distribution 2.8". */
+const shortName = (r: Reference): string => kindLabels[r].replace('Distribution ', '');
 
 export function summarizeS3(samples: Samples): S3Row[] {
   const rows: S3Row[] = [];
   for (const [metric, def] of Object.entries(s3Metrics) as [S3Metric, (typeof s3Metrics)[S3Metric]][]) {
     const per = samples[metric];
-    if (!per || per.berth.length === 0 || per.distribution.length === 0) continue;
-    const d = median(per.distribution.map((s) => s.value));
-    const b = median(per.berth.map((s) => s.value));
-    const better = (bv: number, dv: number): number => (def.higherIsBetter ? bv / dv : dv / bv);
-    const roundRatios: number[] = [];
-    for (const bs of per.berth) {
-      const ds = per.distribution.find((s) => s.round === bs.round);
-      if (ds) roundRatios.push(better(bs.value, ds.value));
-    }
-    const ratio = better(b, d);
+    if (!per || kinds.some((kind) => per[kind].length === 0)) continue;
+    const values = Object.fromEntries(
+      kinds.map((kind) => [kind, median(per[kind].map((s) => s.value))]),
+    ) as Record<RegistryKind, number>;
+    const better = (bv: number, rv: number): number => (def.higherIsBetter ? bv / rv : rv / bv);
+    const compare = (reference: Reference): S3Comparison => {
+      const roundRatios: number[] = [];
+      for (const bs of per.berth) {
+        const rs = per[reference].find((s) => s.round === bs.round);
+        if (rs) roundRatios.push(better(bs.value, rs.value));
+      }
+      return { ratio: better(values.berth, values[reference]), roundRatios };
+    };
+    const vs = Object.fromEntries(references.map((r) => [r, compare(r)])) as Record<Reference, S3Comparison>;
     rows.push({
       metric,
       label: def.label,
       unit: def.unit,
-      distribution: d,
-      berth: b,
-      ratio,
-      roundRatios,
+      values,
+      vs,
       target: def.target,
-      met: ratio >= def.target,
+      met: vs.distribution.ratio >= def.target,
     });
   }
   return rows;
@@ -156,24 +171,41 @@ export function summarizeS3(samples: Samples): S3Row[] {
 const fmt = (v: number, digits: number): string =>
   v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
+/** The table's head: metric, one column per registry, one ratio per reference, target, met?. */
+export const s3TableHead = [
+  'metric',
+  ...kinds.map((k) => kindLabels[k]),
+  ...references.map((r) => `Berth/${shortName(r)}`),
+  `target (${shortName('distribution')})`,
+  'met?',
+];
+
 export function s3Markdown(rows: S3Row[], header: string[], notes: string[]): string {
   const lines = [...header, ''];
-  lines.push(
-    '| metric | Distribution | Berth | ratio | target | met? |',
-    '| --- | --- | --- | --- | --- | --- |',
-  );
+  lines.push(`| ${s3TableHead.join(' | ')} |`, `| ${s3TableHead.map(() => '---').join(' | ')} |`);
   for (const r of rows) {
     const digits = r.unit === 's' ? 2 : 0;
-    const kindOfRatio = r.unit === 's' ? 'speed-up Distribution/Berth' : 'Berth/Distribution';
-    const range =
-      r.roundRatios.length > 1
-        ? ` (rounds ${fmt(Math.min(...r.roundRatios), 2)}–${fmt(Math.max(...r.roundRatios), 2)})`
-        : '';
-    lines.push(
-      `| ${r.label} (${r.unit}) | ${fmt(r.distribution, digits)} | ${fmt(r.berth, digits)} | ` +
-        `${fmt(r.ratio, 2)}× ${kindOfRatio}${range} | ≥ ${r.target}× | ${r.met ? 'yes' : '**no**'} |`,
-    );
+    const ratioCell = (c: S3Comparison): string => {
+      const range =
+        c.roundRatios.length > 1
+          ? ` (rounds ${fmt(Math.min(...c.roundRatios), 2)}–${fmt(Math.max(...c.roundRatios), 2)})`
+          : '';
+      return `${fmt(c.ratio, 2)}×${range}`;
+    };
+    const cells = [
+      `${r.label} (${r.unit})`,
+      ...kinds.map((k) => fmt(r.values[k], digits)),
+      ...references.map((ref) => ratioCell(r.vs[ref])),
+      `≥ ${r.target}×`,
+      r.met ? 'yes' : '**no**',
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
   }
+  lines.push(
+    '',
+    'Ratios: Berth/reference for throughput, reference time / Berth time (speed-up) for GC; higher is better for Berth. ' +
+      'Targets (issue 6) are set against Distribution 2.8; the v3.1 ratios are informative.',
+  );
   lines.push('');
   if (notes.length > 0) {
     lines.push('Notes:', '');
@@ -201,12 +233,12 @@ interface RunState {
 }
 
 function record(state: RunState, metric: S3Metric, kind: RegistryKind, sample: Sample): void {
-  state.samples[metric] ??= { distribution: [], berth: [] };
+  state.samples[metric] ??= { distribution: [], 'distribution-v3': [], berth: [] };
   state.samples[metric][kind].push(sample);
 }
 
-/** Starts both registries (in `order`) on their buckets; stops what started if one fails. */
-async function startBoth(
+/** Starts every registry (in `order`) on its bucket; stops what started if one fails. */
+async function startAll(
   state: RunState,
   order: RegistryKind[],
   bucketOf: Record<RegistryKind, string>,
@@ -221,13 +253,19 @@ async function startBoth(
     for (const kind of order) await regs[kind]?.stop();
     throw err;
   }
-  const { berth, distribution } = regs;
-  if (!berth || !distribution) throw new Error('a registry did not start');
-  return { berth, distribution };
+  for (const kind of kinds) if (!regs[kind]) throw new Error(`${kind} did not start`);
+  return regs as Record<RegistryKind, BenchRegistry<RegistryKind>>;
 }
 
 async function stopAll(regs: Record<RegistryKind, BenchRegistry<RegistryKind>>): Promise<void> {
-  await Promise.allSettled([regs.berth.stop(), regs.distribution.stop()]);
+  await Promise.allSettled(kinds.map((kind) => regs[kind].stop()));
+}
+
+/** A bucket per registry, named `<what>-<kind>-<tag>`. */
+async function bucketsFor(state: RunState, what: string, tag: string): Promise<Record<RegistryKind, string>> {
+  const bucketOf: Partial<Record<RegistryKind, string>> = {};
+  for (const kind of kinds) bucketOf[kind] = await state.buckets.create(`${what}-${kind}-${tag}`);
+  return bucketOf as Record<RegistryKind, string>;
 }
 
 /** Runs `fn` against each registry in `order`, with the registry's output attached to any error. */
@@ -256,13 +294,10 @@ async function eachInOrder(
 
 async function transferRound(state: RunState, blob: BlobFile, round: number): Promise<void> {
   const tag = `${process.pid}-r${round}`;
-  const bucketOf = {
-    berth: await state.buckets.create(`push-berth-${tag}`),
-    distribution: await state.buckets.create(`push-distribution-${tag}`),
-  };
+  const bucketOf = await bucketsFor(state, 'push', tag);
   try {
     // Redirects disabled first: the push's check (HEAD after the push, bench/blob-push.ts) wants a 200.
-    let regs = await startBoth(state, orderFor(round), bucketOf, true);
+    let regs = await startAll(state, orderFor(round), bucketOf, true);
     try {
       for (const kind of kinds)
         state.modes[kind] ??= await detectMonolithicMode(regs[kind].client, 'bench/probe');
@@ -294,7 +329,7 @@ async function transferRound(state: RunState, blob: BlobFile, round: number): Pr
     } finally {
       await stopAll(regs);
     }
-    regs = await startBoth(state, orderFor(round + 1), bucketOf, false);
+    regs = await startAll(state, orderFor(round + 1), bucketOf, false);
     try {
       await eachInOrder('pull (redirect on)', orderFor(round), regs, async (reg, position) => {
         await verifyRedirectedPull(reg.client, repo, blob);
@@ -310,12 +345,11 @@ async function transferRound(state: RunState, blob: BlobFile, round: number): Pr
       await stopAll(regs);
     }
   } finally {
-    await state.buckets.remove(bucketOf.berth);
-    await state.buckets.remove(bucketOf.distribution);
+    for (const kind of kinds) await state.buckets.remove(bucketOf[kind]);
   }
 }
 
-/** Blob data objects left in a bucket: both collectors must keep the same set. */
+/** Blob data objects left in a bucket: the collectors must keep the same set (known differences aside). */
 async function blobsLeft(state: RunState, bucket: string): Promise<number> {
   let n = 0;
   for await (const key of state.buckets.keys(bucket))
@@ -331,7 +365,10 @@ async function gcRound(
 ): Promise<void> {
   const metric: S3Metric = deleteUntagged ? 'gc-m' : 'gc';
   const tag = `${process.pid}-${metric}-r${round}`;
-  const bucketOf = { berth: `gc-berth-${tag}`, distribution: `gc-distribution-${tag}` };
+  const bucketOf = Object.fromEntries(kinds.map((kind) => [kind, `gc-${kind}-${tag}`])) as Record<
+    RegistryKind,
+    string
+  >;
   try {
     for (const kind of kinds) {
       const t0 = performance.now();
@@ -357,12 +394,14 @@ async function gcRound(
     }
     const left = (kind: RegistryKind): unknown =>
       state.samples[metric]?.[kind].find((s) => s.round === round)?.detail?.['blobsLeft'];
-    if (left('berth') !== left('distribution')) {
-      const why = deleteUntagged
-        ? ' (expected: Distribution 2.8 -m also deletes the untagged children of tagged indexes and their blobs; Berth keeps them)'
-        : ' (unexpected)';
+    for (const reference of references) {
+      if (left('berth') === left(reference)) continue;
+      const why =
+        deleteUntagged && reference === 'distribution'
+          ? ' (expected: Distribution 2.8 -m also deletes the untagged children of tagged indexes and their blobs; Berth keeps them)'
+          : ' (unexpected)';
       state.gcChecks.push(
-        `${metric} round ${round + 1}: blobs left differ: Berth ${String(left('berth'))}, Distribution ${String(left('distribution'))}${why}`,
+        `${metric} round ${round + 1}: blobs left differ: Berth ${String(left('berth'))}, ${kindLabels[reference]} ${String(left(reference))}${why}`,
       );
     }
   } finally {
@@ -374,7 +413,7 @@ async function main(argv: string[]): Promise<void> {
   const opts = parse(argv);
   requireTool('distribution');
   requireTool('node');
-  await ensureBenchTools(['curl']);
+  await ensureBenchTools(['curl', 'distribution-v3']);
   const started = Date.now();
   const loadBefore = os.loadavg();
   const minio = await startMinio();
@@ -412,12 +451,15 @@ async function main(argv: string[]): Promise<void> {
   const command = `node bench/s3.ts${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`;
   const versions = {
     'Berth on Node': process.version,
-    'Distribution (docker-registry)': await versionOf(tools.distribution, ['--version']),
+    'Distribution 2.8 (docker-registry)': await versionOf(tools.distribution, ['--version']),
+    'Distribution v3.1 (.cache/bin/distribution-v3)': await versionOf(tools['distribution-v3'], [
+      '--version',
+    ]),
     MinIO: readFileSync(path.join(repoRoot, '.cache/bin/minio.version'), 'utf8').trim(),
   };
   const c = state.corpus;
   const header = [
-    '# Berth vs CNCF Distribution 2.8 on S3 (MinIO)',
+    `# Berth vs CNCF ${references.map((r) => kindLabels[r]).join(' and ')} on S3 (MinIO)`,
     '',
     `Run ${new Date().toISOString()} with \`${command}\` on ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${os.release()}.`,
     '',
@@ -425,11 +467,11 @@ async function main(argv: string[]): Promise<void> {
       .map(([k, v]) => `${k} ${v}`)
       .join('; ')}.`,
     '',
-    `- One MinIO (single drive, plain HTTP on loopback, data on the same disk); each registry on its own bucket, \`rootdirectory: ${rootDirectory}\`, same overlay for both: \`${JSON.stringify(sharedConfig)}\` plus the \`storage.s3\` section.`,
-    `- Blob: ${opts.blobSize / mib} MiB of random bytes streamed from a file over node:http keep-alive. Monolithic push: Berth ${state.modes.berth === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest='}, Distribution ${state.modes.distribution === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body (2.8 ignores a POST body)'}; a fresh bucket per round.`,
-    "- Pull, redirect on (both registries' default on S3): the registry answers 307 with a presigned MinIO URL, curl follows it; the bytes come from MinIO, so this mostly measures MinIO plus the time to the 307. Pull, redirect disabled (`storage.redirect.disable: true`, registries restarted): the registry streams the bytes from MinIO. Both timed with curl (time_total), body discarded; content verified against the digest in a separate untimed pull.",
-    `- GC: ${c ? `${c.manifests} manifests, ${c.blobs} blobs, ${c.objects} objects in ${c.repos} repositories` : 'corpus'}, written straight into a bucket in Distribution's layout with the S3 SDK; each collector runs as its own process (\`node registry/cli.ts garbage-collect -q [-m] CONFIG\`, \`docker-registry garbage-collect [-m] CONFIG\`) on its own server-side copy; wall time and peak RSS from GNU time.`,
-    `- ${opts.rounds} transfer round${opts.rounds > 1 ? 's' : ''}, ${opts.gcRounds} GC round${opts.gcRounds > 1 ? 's' : ''} per mode; which registry goes first alternates per round and per step. Cells: medians; ratio: of the medians (range of the per-round ratios). MB = 10⁶ bytes.`,
+    `- One MinIO (single drive, plain HTTP on loopback, data on the same disk); each registry on its own bucket, \`rootdirectory: ${rootDirectory}\`, same overlay for all: \`${JSON.stringify(sharedConfig)}\` plus the \`storage.s3\` section; Distribution v3.1 runs with OTEL_TRACES_EXPORTER=none (its default exports traces to localhost:4318).`,
+    `- Blob: ${opts.blobSize / mib} MiB of random bytes streamed from a file over node:http keep-alive. Monolithic push: Berth ${state.modes.berth === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest='}, Distribution 2.8 ${state.modes.distribution === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body (2.8 ignores a POST body)'}, v3.1 ${state.modes['distribution-v3'] === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body'}; a fresh bucket per round.`,
+    "- Pull, redirect on (every registry's default on S3): the registry answers 307 with a presigned MinIO URL, curl follows it; the bytes come from MinIO, so this mostly measures MinIO plus the time to the 307. Pull, redirect disabled (`storage.redirect.disable: true`, registries restarted): the registry streams the bytes from MinIO. Both timed with curl (time_total), body discarded; content verified against the digest in a separate untimed pull.",
+    `- GC: ${c ? `${c.manifests} manifests, ${c.blobs} blobs, ${c.objects} objects in ${c.repos} repositories` : 'corpus'}, written straight into a bucket in Distribution's layout with the S3 SDK; each collector runs as its own process (Berth as the image runs it: \`node ${registryNodeFlags.join(' ')} registry/cli.ts garbage-collect -q [-m] CONFIG\`; \`docker-registry garbage-collect [-m] CONFIG\`; \`distribution-v3 garbage-collect [-m] CONFIG\`) on its own server-side copy; wall time and peak RSS from GNU time.`,
+    `- ${opts.rounds} transfer round${opts.rounds > 1 ? 's' : ''}, ${opts.gcRounds} GC round${opts.gcRounds > 1 ? 's' : ''} per mode; which registry goes first rotates per round and per step. Cells: medians; ratio: of the medians (range of the per-round ratios). MB = 10⁶ bytes.`,
   ];
   const gcRss = (metric: S3Metric, kind: RegistryKind): number =>
     Math.max(...(state.samples[metric]?.[kind] ?? []).map((s) => Number(s.detail?.['peakRssMiB'])));
@@ -439,10 +481,15 @@ async function main(argv: string[]): Promise<void> {
       : [
           `**Incomplete run**: stopped by an error, rows hold the rounds measured before it: ${(failure instanceof Error ? failure.message : String(failure)).split('\n')[0] ?? ''}`,
         ]),
-    `GC peak RSS (worst round): plain Berth ${gcRss('gc', 'berth')} MiB, Distribution ${gcRss('gc', 'distribution')} MiB; -m Berth ${gcRss('gc-m', 'berth')} MiB, Distribution ${gcRss('gc-m', 'distribution')} MiB.`,
+    `GC peak RSS (worst round): ${(['gc', 'gc-m'] as const)
+      .map(
+        (metric) =>
+          `${metric === 'gc' ? 'plain' : '-m'} ${kinds.map((kind) => `${kindLabels[kind]} ${gcRss(metric, kind)} MiB`).join(', ')}`,
+      )
+      .join('; ')}.`,
     ...(state.gcChecks.length > 0
       ? state.gcChecks
-      : ['Both collectors left the same number of blobs in every GC round.']),
+      : ['All collectors left the same number of blobs in every GC round.']),
     `Load average (1 min) before/after: ${loadBefore[0]?.toFixed(2)} / ${loadAfter[0]?.toFixed(2)}; wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   ];
   const md = s3Markdown(rows, header, notes);

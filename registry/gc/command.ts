@@ -18,11 +18,13 @@ import type { StorageDriver } from '../storage/driver.ts';
 import { GcError } from './errors.ts';
 import { defaultConcurrency, garbageCollect } from './gc.ts';
 import { assertNoLiveWriter, checkLiveRegistries } from './guard.ts';
+import { localTasks } from './tasks.ts';
 import { workerTasks } from './worker-tasks.ts';
 import { integerOption, reportFailure, sizeThreadPool, type CommandIO } from '../maintenance-command.ts';
 import { formatProgress, type GcDeletion, type GcSummary } from './summary.ts';
 
-const maxDefaultWorkers = 4;
+/** Threads doing the work by default on a filesystem, the main thread included. */
+const maxDefaultThreads = 4;
 
 export const garbageCollectUsage = `usage: berth-registry garbage-collect [options] CONFIG
 
@@ -37,8 +39,9 @@ options:
   -q, --quiet             no per-item lines and no progress; only the JSON summary (and errors)
       --force-live        skip the live-registry check (blobs pushed during the run may be lost)
       --concurrency N     storage operations in flight at once (default ${defaultConcurrency})
-      --workers N         threads doing the storage work; 0 runs it all in the main thread (default: one
-                          per CPU up to ${maxDefaultWorkers} on filesystem storage, 0 on object storage)
+      --workers N         worker threads doing the storage work beside the main thread, which takes its share
+                          too; 0 runs it all in the main thread (default on filesystem storage: one thread per
+                          CPU up to ${maxDefaultThreads}, the main thread included; 0 on object storage)
   -h, --help              show this help
 
 The last line of stdout is a JSON summary. Exit codes: 0 done, 1 failed, 2 bad usage or config,
@@ -60,10 +63,11 @@ interface ParsedArgs {
 
 /**
  * Worker threads pay off where the work is system calls on this machine (filesystem); object stores spend
- * their time waiting on the network, which one thread overlaps well.
+ * their time waiting on the network, which one thread overlaps well. The main thread works too, so one
+ * worker fewer than threads (each worker is a V8 isolate: ~17 MiB).
  */
 function defaultWorkers(storage: RegistryConfig['storage']): number {
-  return storage.filesystem ? Math.min(maxDefaultWorkers, availableParallelism()) : 0;
+  return storage.filesystem ? Math.min(maxDefaultThreads, availableParallelism()) - 1 : 0;
 }
 
 const usageError = (message: string): GcError => new GcError('GC_USAGE', message);
@@ -223,8 +227,9 @@ export async function garbageCollectCommand(
     const tasks =
       workers > 0
         ? workerTasks(
-            { storage: config.storage, concurrency: Math.ceil(options.concurrency / workers) },
+            { storage: config.storage, concurrency: Math.ceil(options.concurrency / (workers + 1)) },
             workers,
+            localTasks(driver, Math.ceil(options.concurrency / (workers + 1))),
           )
         : undefined;
     let summary: GcSummary;

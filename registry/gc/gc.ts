@@ -7,6 +7,7 @@ import type { StorageDriver } from '../storage/driver.ts';
 import { GcError } from './errors.ts';
 import { Limiter, forEachConcurrent } from './limit.ts';
 import type { Candidate } from './mark.ts';
+import { MarkSet } from './mark-set.ts';
 import { ProgressTracker, type GcDeletion, type GcProgress, type GcSummary } from './summary.ts';
 import { localTasks, type GcTasks } from './tasks.ts';
 import { listBlobPrefixes, walkRepositories } from './walk.ts';
@@ -80,7 +81,10 @@ export async function garbageCollect(
     counts.blobsMarked = marked.size;
 
     if (!dryRun) await options.beforeSweep?.();
-    await tasks.useMarked(marked);
+    // The compact form from here on (shared with the workers as it is); the strings can go.
+    const markSet = MarkSet.from(marked);
+    marked.clear();
+    await tasks.useMarked(markSet);
 
     progress.enter('delete-manifests');
     await forEachConcurrent(candidates, inFlight, async ([repository, doomed]) => {

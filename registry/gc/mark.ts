@@ -15,7 +15,8 @@
 // manifest tagged in another repository does not protect this repository's untagged revision (its blob
 // stays, marked by the other repository).
 //
-// Memory: the global mark set (one string per kept digest) plus, with deleteUntagged, the reference graph of
+// Memory: the global mark set (one string per kept digest, until gc.ts turns it into a mark-set.ts MarkSet
+// for the sweep) plus, with deleteUntagged, the reference graph of
 // the repositories in progress (digests only, never manifest bytes).
 import { isPathNotFound, type StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';

@@ -10,6 +10,7 @@ import { isPathNotFound, type StorageDriver } from '../storage/driver.ts';
 import * as paths from '../storage/paths.ts';
 import { deleteIfExists } from '../store/links.ts';
 import { forEachConcurrent, type Limiter } from './limit.ts';
+import type { MarkedDigests } from './mark-set.ts';
 import type { Candidate } from './mark.ts';
 import type { GcDeletion } from './summary.ts';
 import { filesNamed, listDir, listLinkDigests, listPrefixBlobs, type BlobPrefix } from './walk.ts';
@@ -19,7 +20,7 @@ export interface SweepContext {
   io: Limiter;
   concurrency: number;
   dryRun: boolean;
-  marked: ReadonlySet<string>;
+  marked: MarkedDigests;
   onDelete: (item: GcDeletion) => void;
 }
 

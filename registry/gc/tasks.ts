@@ -6,6 +6,7 @@
 import type { StorageDriver } from '../storage/driver.ts';
 import { Limiter } from './limit.ts';
 import { markRepository, type Candidate } from './mark.ts';
+import { MarkSet } from './mark-set.ts';
 import { deleteLayerLinks, deleteManifests, sweepBlobPrefix, type SweepContext } from './sweep.ts';
 import type { GcDeletion } from './summary.ts';
 import type { BlobPrefix } from './walk.ts';
@@ -28,7 +29,7 @@ export interface SweepOutcome {
 export interface GcTasks {
   markRepository(repository: string, deleteUntagged: boolean): Promise<MarkOutcome>;
   /** Hands over the final mark set; the sweep tasks below need it. */
-  useMarked(marked: ReadonlySet<string>): Promise<void>;
+  useMarked(marked: MarkSet): Promise<void>;
   deleteManifests(repository: string, candidates: Candidate[], dryRun: boolean): Promise<GcDeletion[]>;
   deleteLayerLinks(repository: string, dryRun: boolean): Promise<GcDeletion[]>;
   sweepBlobPrefix(prefix: BlobPrefix, dryRun: boolean): Promise<SweepOutcome>;
@@ -46,7 +47,7 @@ export function localTasks(
   concurrency: number,
   io: Limiter = new Limiter(concurrency),
 ): GcTasks {
-  let marked: ReadonlySet<string> = new Set();
+  let marked: MarkSet = MarkSet.from([]);
   const sweepContext = (dryRun: boolean, deleted: GcDeletion[]): SweepContext => ({
     driver,
     io,

@@ -2,6 +2,7 @@
 import type { RegistryConfig } from '../config/schema.ts';
 import type { GcErrorCode } from './errors.ts';
 import type { Candidate } from './mark.ts';
+import type { MarkSetData } from './mark-set.ts';
 import type { BlobPrefix } from './walk.ts';
 
 /** What a worker is started with: it builds its own storage driver from the same config section. */
@@ -13,7 +14,7 @@ export interface WorkerSetup {
 
 export type TaskRequest =
   | { op: 'mark'; repository: string; deleteUntagged: boolean }
-  | { op: 'useMarked'; marked: string[] }
+  | { op: 'useMarked'; marked: MarkSetData }
   | { op: 'deleteManifests'; repository: string; candidates: Candidate[]; dryRun: boolean }
   | { op: 'deleteLayerLinks'; repository: string; dryRun: boolean }
   | { op: 'sweepBlobPrefix'; prefix: BlobPrefix; dryRun: boolean };

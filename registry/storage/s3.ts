@@ -58,7 +58,7 @@ import {
   type ObjectParams,
   type S3Target,
 } from './s3-common.ts';
-import { RawConnectionPool, rawGet, writeAll } from './s3-copy.ts';
+import { RawConnectionPool, rawGet, writeAll, type RawGetResult } from './s3-copy.ts';
 import { S3_STORAGE_CLASSES, isS3StorageClass } from './s3-params.ts';
 import { RequestRateLimiter } from './s3-rate.ts';
 import { walkFlatListing, type ListPage } from './s3-walk.ts';
@@ -126,6 +126,11 @@ export interface S3DriverOptions {
   redirectExpirySeconds?: number;
   /** Parts one writer uploads at once (default 3); memory per writer is about (this + 1) × chunkSize. */
   partConcurrency?: number;
+  /**
+   * copyTo's HTTP client: s3-copy.ts's own ('raw') or undici. For the bench only (bench/s3-copy.ts); unset: the
+   * environment's BERTH_S3_COPY_CLIENT, else 'raw'.
+   */
+  copyClient?: 'raw' | 'undici';
 }
 
 function storageClassParam(value: string | undefined): StorageClass | undefined {
@@ -168,6 +173,9 @@ export class S3Driver implements StorageDriver, S3Target {
   private readonly skipVerify: boolean;
   /** Keep-alive sockets of copyTo's own HTTP client. */
   private readonly rawConnections = new RawConnectionPool();
+  private readonly copyClient: 'raw' | 'undici';
+  /** undici's Agent when copyClient is 'undici' (loaded on first use: the registry does not carry undici otherwise). */
+  private undici: import('undici').Agent | undefined;
 
   constructor(options: S3DriverOptions) {
     if (!options.bucket) throw new StorageDriverError(driverName, 'bucket', 'a bucket is required');
@@ -235,6 +243,8 @@ export class S3Driver implements StorageDriver, S3Target {
 
     const secure = options.secure ?? true;
     this.skipVerify = options.skipVerify ?? false;
+    this.copyClient =
+      options.copyClient ?? (process.env['BERTH_S3_COPY_CLIENT'] === 'undici' ? 'undici' : 'raw');
     let endpoint: string | undefined;
     if (options.regionEndpoint) {
       endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.regionEndpoint)
@@ -384,14 +394,20 @@ export class S3Driver implements StorageDriver, S3Target {
         throw driverError(path, 'presign', err);
       }
       const limiter = this.limiter;
-      const result = await rawGet(this.rawConnections, {
+      const request = {
         url,
         offset,
         end,
         destination,
         rejectUnauthorized: !this.skipVerify,
         ...(limiter ? { acquire: () => limiter.acquire() } : {}),
-      });
+      };
+      let result: RawGetResult;
+      if (this.copyClient === 'undici') {
+        const { undiciAgent, undiciGet } = await import('./s3-copy-undici.ts');
+        this.undici ??= undiciAgent(!this.skipVerify);
+        result = await undiciGet(this.undici, request);
+      } else result = await rawGet(this.rawConnections, request);
       if (result.status === 'complete') return;
       if (result.status === 'destination-closed') throw result.error;
       sent = result.sent;
@@ -670,6 +686,7 @@ export class S3Driver implements StorageDriver, S3Target {
     this.client.destroy();
     this.presignClient.destroy();
     this.rawConnections.destroy();
+    void this.undici?.destroy();
   }
 
   private async listObjects(
