@@ -6,6 +6,7 @@
 // ReadWriteOnce claim can only be mounted on one node, so such a pod is scheduled beside a registry pod. The
 // command's JSON summary (its last stdout line) goes to the termination message, where the operator reads it.
 import { labelKeys, managedBy, selectorLabels } from '../render/names.ts';
+import type { KubeClient } from '../runtime/kube-client.ts';
 import { controllerReference, type KubeObject } from '../runtime/objects.ts';
 
 export const operationLabel = 'berth.dev/operation';
@@ -189,4 +190,17 @@ export function observePodTemplateJob<Summary>(
     observed.message = `${failed.reason ?? 'Failed'}: ${failed.message ?? 'the Job failed'}${exit}`;
   }
   return observed;
+}
+
+/** The pods of a finished Job (their termination message holds its summary); none are listed while it runs. */
+export async function finishedJobPods(client: KubeClient, job: JobObject): Promise<PodObject[]> {
+  const finished = job.status?.conditions?.some(
+    (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
+  if (finished !== true) return [];
+  const { items } = await client.list<PodObject>('v1', 'Pod', {
+    namespace: job.metadata.namespace,
+    labelSelector: jobPodSelector(job.metadata.name),
+  });
+  return items;
 }

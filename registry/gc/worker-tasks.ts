@@ -12,10 +12,11 @@ import { flushCompileCache, getCompileCacheDir } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { GcError } from './errors.ts';
-import { MarkSet } from './mark-set.ts';
 import type { GcTasks, MarkOutcome, SweepOutcome } from './tasks.ts';
 import type { TaskMessage, TaskReply, TaskRequest, WorkerSetup } from './worker-protocol.ts';
 import type { GcDeletion } from './summary.ts';
+// Also what puts worker.ts and its modules into the compile cache before a worker starts (see above).
+import { performTask } from './worker.ts';
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -28,8 +29,6 @@ interface PoolWorker {
   /** Why it stopped, once it has. */
   dead?: string;
 }
-
-import './worker.ts';
 
 const workerUrl = new URL('./worker.ts', import.meta.url).href;
 /** The worker's entry point: plain JavaScript (nothing to strip) that loads worker.ts and runs it. */
@@ -44,22 +43,6 @@ function workerEnv(): NodeJS.ProcessEnv {
   flushCompileCache();
   // getCompileCacheDir() names the subdirectory for this Node version; NODE_COMPILE_CACHE names its parent.
   return { ...process.env, NODE_COMPILE_CACHE: dirname(dir) };
-}
-
-/** Runs one request on tasks in this thread, as worker.ts does in a worker. */
-function perform(t: GcTasks, request: TaskRequest): Promise<unknown> {
-  switch (request.op) {
-    case 'mark':
-      return t.markRepository(request.repository, request.deleteUntagged);
-    case 'useMarked':
-      return t.useMarked(MarkSet.fromData(request.marked));
-    case 'deleteManifests':
-      return t.deleteManifests(request.repository, request.candidates, request.dryRun);
-    case 'deleteLayerLinks':
-      return t.deleteLayerLinks(request.repository, request.dryRun);
-    case 'sweepBlobPrefix':
-      return t.sweepBlobPrefix(request.prefix, request.dryRun);
-  }
 }
 
 /**
@@ -112,7 +95,7 @@ export function workerTasks(setup: WorkerSetup, count: number, local?: GcTasks):
       // A turn of the event loop first: the workers' replies (and so their next tasks) go out before this
       // thread blocks.
       await new Promise((resolve) => setImmediate(resolve));
-      return await perform(t, request);
+      return await performTask(t, request);
     } finally {
       localBusy = false;
     }

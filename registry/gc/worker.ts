@@ -11,6 +11,22 @@ import { MarkSet } from './mark-set.ts';
 import { localTasks, type GcTasks } from './tasks.ts';
 import type { TaskMessage, TaskReply, TaskRequest, WorkerSetup } from './worker-protocol.ts';
 
+/** Runs one request on `t`: in a worker, and in the main thread when it takes a share (worker-tasks.ts). */
+export function performTask(t: GcTasks, request: TaskRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'mark':
+      return t.markRepository(request.repository, request.deleteUntagged);
+    case 'useMarked':
+      return t.useMarked(MarkSet.fromData(request.marked));
+    case 'deleteManifests':
+      return t.deleteManifests(request.repository, request.candidates, request.dryRun);
+    case 'deleteLayerLinks':
+      return t.deleteLayerLinks(request.repository, request.dryRun);
+    case 'sweepBlobPrefix':
+      return t.sweepBlobPrefix(request.prefix, request.dryRun);
+  }
+}
+
 /** The worker's body: answers the pool's requests on `port` (the worker's parentPort). */
 export function runWorker(port: MessagePort, setup: WorkerSetup): void {
   const tasks: Promise<GcTasks> = createStorageDriver(setup.storage, { blocking: true }).then((driver) =>
@@ -18,19 +34,7 @@ export function runWorker(port: MessagePort, setup: WorkerSetup): void {
   );
 
   async function perform(request: TaskRequest): Promise<unknown> {
-    const t = await tasks;
-    switch (request.op) {
-      case 'mark':
-        return t.markRepository(request.repository, request.deleteUntagged);
-      case 'useMarked':
-        return t.useMarked(MarkSet.fromData(request.marked));
-      case 'deleteManifests':
-        return t.deleteManifests(request.repository, request.candidates, request.dryRun);
-      case 'deleteLayerLinks':
-        return t.deleteLayerLinks(request.repository, request.dryRun);
-      case 'sweepBlobPrefix':
-        return t.sweepBlobPrefix(request.prefix, request.dryRun);
-    }
+    return performTask(await tasks, request);
   }
 
   port.on('message', (message: TaskMessage) => {

@@ -12,25 +12,19 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../../../registry/config/schema.ts';
 import { RegistryConditionType, selectedStorage, type ContainerRegistry } from '../../api/index.ts';
 import { dataClaimName } from '../../render/children/data-claim.ts';
-import { childNames, labelKeys, managedBy } from '../../render/names.ts';
+import { childNames } from '../../render/names.ts';
 import { statusUpToDate } from '../../runtime/conditions.ts';
-import { ownerKeyMapper, type ReconcileResult } from '../../runtime/controller.ts';
+import type { ReconcileResult } from '../../runtime/controller.ts';
 import { isApiError } from '../../runtime/errors.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
-import type { KubeObject } from '../../runtime/objects.ts';
-import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
+import { parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
 import { recordEvent } from '../events.ts';
+import { addOperationController, type OperationCaches } from '../operation-controller.ts';
 import { applyStatusAs, operationConditions } from '../status-apply.ts';
 import { nudgePods, probeFleet, releaseReadOnly } from './fleet.ts';
-import {
-  collectorJob,
-  jobObjectName,
-  jobPodSelector,
-  observeJob,
-  type JobObject,
-  type PodObject,
-} from './job.ts';
+import { finishedJobPods } from '../pod-template-job.ts';
+import { collectorJob, jobObjectName, observeJob, type JobObject } from './job.ts';
 import { msToNextRun, scheduleDue, windowOpen } from './schedule.ts';
 import {
   defaultLimits,
@@ -61,20 +55,12 @@ function asOperation(v: unknown): GcOperation | undefined {
 
 export class GarbageCollectionController {
   private readonly client: KubeClient;
-  private readonly registries: { get(key: string): KubeObject | undefined };
-  private readonly deployments: { get(key: string): KubeObject | undefined };
-  private readonly jobs: { get(key: string): KubeObject | undefined };
+  private readonly registries: OperationCaches['registries'];
+  private readonly deployments: OperationCaches['deployments'];
+  private readonly jobs: OperationCaches['jobs'];
   private readonly limits: Limits;
 
-  constructor(
-    client: KubeClient,
-    caches: {
-      registries: GarbageCollectionController['registries'];
-      deployments: GarbageCollectionController['deployments'];
-      jobs: GarbageCollectionController['jobs'];
-    },
-    opts: GarbageCollectionOptions = {},
-  ) {
+  constructor(client: KubeClient, caches: OperationCaches, opts: GarbageCollectionOptions = {}) {
     this.client = client;
     this.registries = caches.registries;
     this.deployments = caches.deployments;
@@ -169,20 +155,7 @@ export class GarbageCollectionController {
     if (current.phase !== 'EnteringReadOnly') {
       const name = jobObjectName(ref.name, current.jobName);
       const job = this.jobs.get(`${ref.namespace}/${name}`) as JobObject | undefined;
-      if (job !== undefined) {
-        const finished = job.status?.conditions?.some(
-          (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
-        );
-        const pods = finished
-          ? (
-              await this.client.list<PodObject>('v1', 'Pod', {
-                namespace: ref.namespace,
-                labelSelector: jobPodSelector(name),
-              })
-            ).items
-          : [];
-        observed.job = observeJob(job, pods);
-      }
+      if (job !== undefined) observed.job = observeJob(job, await finishedJobPods(this.client, job));
     }
     return observed;
   }
@@ -263,25 +236,10 @@ const parseDurationSeconds = (d: string): number => parseDuration(d) / 1000;
 
 /** Registers the garbage-collection controller (its informers are shared with the registry controller's). */
 export function setupGarbageCollectionController(manager: Manager, opts: GarbageCollectionOptions = {}) {
-  const registries = manager.informer<KubeObject>({
-    apiVersion: ContainerRegistryKind.apiVersion,
-    kind: ContainerRegistryKind.kind,
-  });
-  const labelSelector = `${labelKeys.managedBy}=${managedBy}`;
-  const deployments = manager.informer<KubeObject>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    labelSelector,
-  });
-  const jobs = manager.informer<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', labelSelector });
-  const controller = new GarbageCollectionController(manager.client, { registries, deployments, jobs }, opts);
-  return manager.addController({
-    name: 'garbagecollection',
-    primary: registries,
-    related: [
-      { informer: jobs, map: ownerKeyMapper(ContainerRegistryKind.apiVersion, ContainerRegistryKind.kind) },
-    ],
-    reconcile: (key, { logger }) => controller.reconcile(key, logger),
-    concurrency: opts.concurrency ?? 4,
-  });
+  return addOperationController(
+    manager,
+    'garbagecollection',
+    (client, caches) => new GarbageCollectionController(client, caches, opts),
+    opts.concurrency,
+  );
 }

@@ -14,8 +14,8 @@ export type { RegistryRef } from '../registry-access.ts';
 
 const probeTimeoutMs = 3_000;
 
-/** The registry's running pods (terminating ones left out: they no longer get traffic). */
-export async function registryPods(client: KubeClient, ref: RegistryRef): Promise<PodObject[]> {
+/** Every pod of the registry's Deployment, in any state. */
+export async function listRegistryPods(client: KubeClient, ref: RegistryRef): Promise<PodObject[]> {
   const selector = Object.entries(selectorLabels(ref.name, 'registry'))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
@@ -23,7 +23,12 @@ export async function registryPods(client: KubeClient, ref: RegistryRef): Promis
     namespace: ref.namespace,
     labelSelector: selector,
   });
-  return items.filter(
+  return items;
+}
+
+/** The registry's running pods (terminating ones left out: they no longer get traffic). */
+export async function registryPods(client: KubeClient, ref: RegistryRef): Promise<PodObject[]> {
+  return (await listRegistryPods(client, ref)).filter(
     (p) => p.metadata.deletionTimestamp === undefined && p.status?.phase === 'Running' && p.status.podIP,
   );
 }

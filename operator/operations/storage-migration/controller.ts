@@ -16,22 +16,22 @@ import {
   type ContainerRegistry,
   type StorageSpec,
 } from '../../api/index.ts';
-import { annotationKeys, childNames, labelKeys, managedBy, selectorLabels } from '../../render/names.ts';
+import { annotationKeys, childNames, labelKeys, managedBy } from '../../render/names.ts';
 import { statusUpToDate } from '../../runtime/conditions.ts';
-import { ownerKeyMapper, type ReconcileResult } from '../../runtime/controller.ts';
+import type { ReconcileResult } from '../../runtime/controller.ts';
 import { isApiError } from '../../runtime/errors.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { Manager } from '../../runtime/manager.ts';
 import { controllerReference, type KubeObject } from '../../runtime/objects.ts';
-import { ContainerRegistryKind, parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
+import { parseRegistry, type RegistryObject } from '../../reconcile/registry-api.ts';
 import { recordEvent } from '../events.ts';
-import { nudgePods, probeFleet, releaseReadOnly } from '../garbage-collection/fleet.ts';
+import { listRegistryPods, nudgePods, probeFleet, releaseReadOnly } from '../garbage-collection/fleet.ts';
 import { windowOpen } from '../garbage-collection/schedule.ts';
-import type { RegistryRef } from '../registry-access.ts';
 import { sameLocation } from '../../render/storage-location.ts';
+import { addOperationController, type OperationCaches } from '../operation-controller.ts';
 import { applyStatusAs, operationConditions } from '../status-apply.ts';
-import { jobObjectName, jobPodSelector, migrationJob, observeMigrationJob } from './job.ts';
-import type { JobObject, PodObject } from '../pod-template-job.ts';
+import { jobObjectName, migrationJob, observeMigrationJob } from './job.ts';
+import { finishedJobPods, type JobObject, type PodObject } from '../pod-template-job.ts';
 import {
   defaultLimits,
   migrateAnnotation,
@@ -72,20 +72,12 @@ const fleetPhases = new Set([
 
 export class StorageMigrationController {
   private readonly client: KubeClient;
-  private readonly registries: { get(key: string): KubeObject | undefined };
-  private readonly deployments: { get(key: string): KubeObject | undefined };
-  private readonly jobs: { get(key: string): KubeObject | undefined };
+  private readonly registries: OperationCaches['registries'];
+  private readonly deployments: OperationCaches['deployments'];
+  private readonly jobs: OperationCaches['jobs'];
   private readonly limits: Limits;
 
-  constructor(
-    client: KubeClient,
-    caches: {
-      registries: StorageMigrationController['registries'];
-      deployments: StorageMigrationController['deployments'];
-      jobs: StorageMigrationController['jobs'];
-    },
-    opts: StorageMigrationOptions = {},
-  ) {
+  constructor(client: KubeClient, caches: OperationCaches, opts: StorageMigrationOptions = {}) {
     this.client = client;
     this.registries = caches.registries;
     this.deployments = caches.deployments;
@@ -169,7 +161,10 @@ export class StorageMigrationController {
           logger.warn({ run: current.id }, 'cleared the read-only flag in the stored config directly');
         }
       }
-      const pods = await this.registryPods(ref);
+      const pods = (await listRegistryPods(this.client, ref)).filter(
+        // Pending ones count: they will serve what their template says.
+        (p) => p.metadata.deletionTimestamp === undefined && p.status?.phase !== 'Failed',
+      );
       observed.fleetOnTarget = runsOnly(pods, current.target.hash);
       observed.fleetOnSource = runsOnly(pods, current.source.hash);
       observed.fleet = await probeFleet(this.client, ref);
@@ -182,34 +177,9 @@ export class StorageMigrationController {
     if (current.jobName !== undefined) {
       const name = jobObjectName(ref.name, current.jobName);
       const job = this.jobs.get(`${ref.namespace}/${name}`) as JobObject | undefined;
-      if (job !== undefined) {
-        const finished = job.status?.conditions?.some(
-          (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
-        );
-        const pods = finished
-          ? (
-              await this.client.list<PodObject>('v1', 'Pod', {
-                namespace: ref.namespace,
-                labelSelector: jobPodSelector(name),
-              })
-            ).items
-          : [];
-        observed.job = observeMigrationJob(job, pods);
-      }
+      if (job !== undefined) observed.job = observeMigrationJob(job, await finishedJobPods(this.client, job));
     }
     return observed;
-  }
-
-  /** Every registry pod not on its way out (pending ones too: they would serve what their template says). */
-  private async registryPods(ref: RegistryRef): Promise<PodObject[]> {
-    const selector = Object.entries(selectorLabels(ref.name, 'registry'))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const { items } = await this.client.list<PodObject>('v1', 'Pod', {
-      namespace: ref.namespace,
-      labelSelector: selector,
-    });
-    return items.filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.phase !== 'Failed');
   }
 
   private async persist(
@@ -376,25 +346,10 @@ function runsOnly(pods: readonly PodObject[], hash: string): boolean {
 
 /** Registers the storage-migration controller (its informers are shared with the other controllers'). */
 export function setupStorageMigrationController(manager: Manager, opts: StorageMigrationOptions = {}) {
-  const registries = manager.informer<KubeObject>({
-    apiVersion: ContainerRegistryKind.apiVersion,
-    kind: ContainerRegistryKind.kind,
-  });
-  const labelSelector = `${labelKeys.managedBy}=${managedBy}`;
-  const deployments = manager.informer<KubeObject>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    labelSelector,
-  });
-  const jobs = manager.informer<KubeObject>({ apiVersion: 'batch/v1', kind: 'Job', labelSelector });
-  const controller = new StorageMigrationController(manager.client, { registries, deployments, jobs }, opts);
-  return manager.addController({
-    name: 'storagemigration',
-    primary: registries,
-    related: [
-      { informer: jobs, map: ownerKeyMapper(ContainerRegistryKind.apiVersion, ContainerRegistryKind.kind) },
-    ],
-    reconcile: (key, { logger }) => controller.reconcile(key, logger),
-    concurrency: opts.concurrency ?? 4,
-  });
+  return addOperationController(
+    manager,
+    'storagemigration',
+    (client, caches) => new StorageMigrationController(client, caches, opts),
+    opts.concurrency,
+  );
 }
