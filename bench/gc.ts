@@ -8,13 +8,13 @@
 // disk; --dir puts it elsewhere, e.g. on a real disk, where Berth's parallel I/O counts for more).
 //
 // Berth runs as the image runs it: `node --max-semi-space-size=1 registry/cli.ts garbage-collect` (the
-// Dockerfile's berth-registry; registryNodeFlags in test/harness/tools.ts). Node's compile cache
-// (registry/cli.ts enables it, in NODE_COMPILE_CACHE or the temp dir) is cold by default, as in a GC Job's
-// pod, whose /tmp is a fresh emptyDir: a fresh empty directory per run. `--compile-cache warm` gives every run
-// one directory filled by an untimed dry run first (a machine that ran the collector before).
+// Dockerfile's berth-registry; registryNodeFlags in test/harness/tools.ts), with Node's compile cache as the
+// image has it by default (`--compile-cache image`: filled as the Dockerfile fills it, before any run; see
+// test/harness/compile-cache.ts). `cold` gives every run a fresh empty directory (an image without the pre-filled
+// cache: a GC Job's /tmp is a new emptyDir); `warm` one directory filled by an untimed dry run first.
 //
 // Options: --manifests N (10000) --repos N (500) --dir DIR --rounds N (1) --json FILE
-//          --compile-cache cold|warm (cold)
+//          --compile-cache image|cold|warm (image)
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import { registryNodeFlags, repoRoot, requireTool, tools } from '../test/harness
 import { forEachConcurrent } from '../registry/gc/limit.ts';
 import { rotate } from './registries.ts';
 import { ensureBenchTools } from './tools.ts';
+import { fillImageCompileCache } from '../test/harness/compile-cache.ts';
 
 interface Corpus {
   root: string;
@@ -162,7 +163,7 @@ const collectorLabels: Record<Collector, string> = {
   'distribution-v3': 'Distribution v3.1',
 };
 
-export type CompileCache = 'cold' | 'warm';
+export type CompileCache = 'image' | 'cold' | 'warm';
 
 export interface GcBenchResult {
   corpus: { manifests: number; blobs: number; files: number; repos: number };
@@ -186,7 +187,7 @@ export async function runGcBench(options: {
   compileCache?: CompileCache;
   log?: (line: string) => void;
 }): Promise<GcBenchResult> {
-  const compileCache = options.compileCache ?? 'cold';
+  const compileCache = options.compileCache ?? 'image';
   const log = options.log ?? ((line: string) => process.stderr.write(`[bench gc] ${line}\n`));
   requireTool('distribution');
   await ensureBenchTools(['distribution-v3']);
@@ -214,11 +215,13 @@ export async function runGcBench(options: {
     log(
       `corpus: ${corpus.manifests} manifests, ${corpus.blobs} blobs, ${corpus.files} files in ${((performance.now() - started) / 1000).toFixed(1)}s`,
     );
-    // Berth's compile cache: one directory for every run (warm, filled by an untimed dry run), or a fresh one.
-    const warmCache = path.join(work, 'compile-cache-warm');
+    // Berth's compile cache: one directory for every run (filled as the image's is, or by an untimed dry
+    // run), or a fresh one per run.
+    const sharedCache = path.join(work, `compile-cache-${compileCache}`);
+    if (compileCache === 'image') await fillImageCompileCache(sharedCache);
     if (compileCache === 'warm') {
       const [file, args] = binaries.berth(['--dry-run'], await config(work, pristine));
-      await exec(file, args, { env: { ...process.env, NODE_COMPILE_CACHE: warmCache } });
+      await exec(file, args, { env: { ...process.env, NODE_COMPILE_CACHE: sharedCache } });
     }
     const envFor = async (collector: Collector): Promise<NodeJS.ProcessEnv> =>
       collector !== 'berth'
@@ -226,7 +229,7 @@ export async function runGcBench(options: {
         : {
             ...process.env,
             NODE_COMPILE_CACHE:
-              compileCache === 'warm' ? warmCache : await mkdtemp(path.join(work, 'compile-cache-')),
+              compileCache === 'cold' ? await mkdtemp(path.join(work, 'compile-cache-')) : sharedCache,
           };
     const result: GcBenchResult = {
       corpus: { manifests: corpus.manifests, blobs: corpus.blobs, files: corpus.files, repos },
@@ -286,12 +289,18 @@ export async function runGcBench(options: {
   }
 }
 
+const compileCacheText: Record<CompileCache, string> = {
+  image: "the image's pre-filled compile cache",
+  cold: 'a cold compile cache (a fresh directory per run)',
+  warm: 'a compile cache warmed by a dry run',
+};
+
 export function gcBenchMarkdown(r: GcBenchResult): string {
   const lines = [
     `GC of ${r.corpus.manifests} manifests / ${r.corpus.blobs} blobs in ${r.corpus.repos} repositories (filesystem, ${r.corpus.files} files); ` +
       `Distribution 2.8 is ${r.versions.distribution}, v3.1 is ${r.versions['distribution-v3']}; ` +
       `Berth runs as the image runs it (\`node ${r.berth.nodeFlags.join(' ')} registry/cli.ts garbage-collect\`) ` +
-      `with a ${r.berth.compileCache} compile cache${r.berth.compileCache === 'cold' ? " (a GC Job's fresh /tmp)" : ''}`,
+      `with ${compileCacheText[r.berth.compileCache]}`,
     '',
     '| mode | Berth | Distribution 2.8 | Distribution v3.1 | speed-up vs 2.8 | speed-up vs v3.1 | Berth peak RSS | 2.8 peak RSS | v3.1 peak RSS |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -318,8 +327,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     },
   });
   const cache = values['compile-cache'];
-  if (cache !== undefined && cache !== 'cold' && cache !== 'warm') {
-    throw new Error('--compile-cache: expected cold or warm');
+  if (cache !== undefined && cache !== 'image' && cache !== 'cold' && cache !== 'warm') {
+    throw new Error(`--compile-cache: expected image, cold or warm, got ${JSON.stringify(cache)}`);
   }
   const result = await runGcBench({
     ...(values.manifests ? { manifests: Number(values.manifests) } : {}),

@@ -3,7 +3,7 @@
 // SIGTERM/SIGINT stop it gracefully: running reconciles finish, the leader Lease is released so a standby
 // takes over at once, then the process exits 0. A second signal exits at once. Losing the Lease exits 1 (the
 // Deployment restarts the process, which campaigns again).
-import { ConfigError, parseOperatorConfig, startOperator } from './operator.ts';
+import { ConfigError, HelpRequested, parseOperatorConfig, startOperator } from './operator.ts';
 import { createLogger } from './runtime/logger.ts';
 
 async function main(): Promise<number> {
@@ -11,6 +11,10 @@ async function main(): Promise<number> {
   try {
     config = parseOperatorConfig(process.argv.slice(2));
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(`${err.message}\n`);
+      return 0;
+    }
     if (
       err instanceof ConfigError ||
       (err as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS')

@@ -67,6 +67,9 @@ export interface OperatorConfig {
 
 export class ConfigError extends Error {}
 
+/** `--help`: the usage goes to stdout and the program exits 0 (it is not an error). */
+export class HelpRequested extends ConfigError {}
+
 const inClusterNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 function bool(name: string, v: string): boolean {
@@ -123,7 +126,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       help: { type: 'boolean' },
     },
   });
-  if (values.help === true) throw new ConfigError(usage);
+  if (values.help === true) throw new HelpRequested(usage);
   if (positionals.length > 0)
     throw new ConfigError(`unexpected argument ${JSON.stringify(positionals[0])}\n${usage}`);
   const pick = (flag: keyof typeof values, envName: string): string | undefined => {
