@@ -3,9 +3,10 @@
 // A plain node:http server: three fixed routes do not need a framework, and fastify cost the operator ~8 MiB
 // of RSS (bench/operator.ts, idle and peak). Responses match what fastify sent (JSON bodies, HEAD for every GET route, fastify's
 // 404 and 500 bodies), so probes and scrapers see no difference.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { createServer } from './node-http.ts';
 
 export interface ProbeServerOptions {
   ready: () => boolean;
