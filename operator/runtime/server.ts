@@ -1,8 +1,8 @@
 // The operator's HTTP endpoints: /healthz (the process is alive and its event loop turns), /readyz (every
 // informer has synced; leader-agnostic, so a standby replica is ready too) and /metrics (Prometheus).
 // A plain node:http server: three fixed routes do not need a framework, and fastify cost the operator ~8 MiB
-// of RSS (bench/operator.ts, idle and peak). Responses match what fastify sent (JSON bodies, HEAD for every GET route, fastify's
-// 404 and 500 bodies), so probes and scrapers see no difference.
+// of RSS (bench/operator.ts, idle and peak). Responses match what fastify sent (JSON bodies, HEAD for every
+// GET route, fastify's 404 and 500 bodies), so probes and scrapers see no difference.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
