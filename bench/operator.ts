@@ -22,7 +22,7 @@ import { operatorNodeFlags, repoRoot } from '../test/harness/tools.ts';
 import { waitFor } from '../test/harness/wait.ts';
 import { KubeClient } from '../operator/runtime/kube-client.ts';
 import type { KubeObject } from '../operator/runtime/objects.ts';
-import { readMemory } from './rss.ts';
+import { readMemory, type Memory } from './rss.ts';
 
 const { values } = parseArgs({
   options: {
@@ -116,6 +116,16 @@ try {
     );
     await sleep(500);
     const idle = readMemory(operator.pid);
+    // VmHWM has no anonymous/file split: sample the RSS to see what the peak is made of.
+    let peakSample: Memory = idle;
+    const sampler = setInterval(() => {
+      try {
+        const m = readMemory(operator.pid);
+        if (m.rss > peakSample.rss) peakSample = m;
+      } catch {
+        // the process exited; waitFor's abort says so
+      }
+    }, 50);
     log(
       `operator idle: RSS ${(idle.rss / 2 ** 20).toFixed(1)} MiB; creating ${String(count)} ContainerRegistry objects`,
     );
@@ -180,8 +190,10 @@ try {
       await sleep(200);
     }
     const quiet = idleAt - t0;
+    clearInterval(sampler);
     const text = await metrics();
     const mem = readMemory(operator.pid);
+    const mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
     const result = {
       registries: count,
       namespaces,
@@ -192,6 +204,8 @@ try {
       idleSeconds: +(quiet / 1000).toFixed(2),
       operatorPeakRssMiB: +(mem.hwm / 2 ** 20).toFixed(1),
       operatorIdleRssBeforeMiB: +(idle.rss / 2 ** 20).toFixed(1),
+      operatorIdleAnonFileMiB: [mib(idle.anon), mib(idle.file)],
+      operatorPeakSampledAnonFileMiB: [mib(peakSample.anon), mib(peakSample.file)],
       operatorRssAfterMiB: +(mem.rss / 2 ** 20).toFixed(1),
       // What of that RSS is the V8 heap (used, and reserved), after the run.
       operatorHeapUsedMiB: +(metric(text, 'berth_operator_nodejs_heap_size_used_bytes') / 2 ** 20).toFixed(1),
@@ -213,6 +227,7 @@ try {
           `all reconciled after           ${result.allReconciledSeconds.toFixed(1)} s (created in ${result.createSeconds.toFixed(1)} s)`,
           `operator idle after            ${result.idleSeconds.toFixed(1)} s`,
           `operator peak RSS (VmHWM)      ${result.operatorPeakRssMiB.toFixed(1)} MiB (idle before: ${result.operatorIdleRssBeforeMiB.toFixed(1)} MiB, after: ${result.operatorRssAfterMiB.toFixed(1)} MiB)`,
+          `  anonymous / file-backed      idle ${result.operatorIdleAnonFileMiB.join(' / ')} MiB, highest sample ${result.operatorPeakSampledAnonFileMiB.join(' / ')} MiB`,
           `operator V8 heap after         ${result.operatorHeapUsedMiB.toFixed(1)} MiB used of ${result.operatorHeapTotalMiB.toFixed(1)} MiB`,
           `reconciles                     ${String(result.reconciles)} (${String(result.reconcileErrors)} errors)`,
           `child applies                  ${String(result.appliesChanged)} wrote, ${String(result.appliesNoop)} no-op`,

@@ -7,6 +7,9 @@ export interface Memory {
   rss: number;
   /** Peak resident set since start or the last reset, bytes. */
   hwm: number;
+  /** Of rss: anonymous pages (heaps, stacks) and file-backed pages (the node binary, shared libraries). */
+  anon: number;
+  file: number;
 }
 
 export function readMemory(pid: number): Memory {
@@ -16,7 +19,7 @@ export function readMemory(pid: number): Memory {
     if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${field}`);
     return Number(m[1]) * 1024;
   };
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM'), anon: kib('RssAnon'), file: kib('RssFile') };
 }
 
 /** Resets VmHWM to the current RSS; false when the kernel refuses (then the peak includes start-up). */

@@ -30,6 +30,15 @@ function modulesUnder(dir: string): string[] {
     .sort();
 }
 
+// The operator loads its dependencies without their inline source maps (operator/main.ts), so their cache
+// entries must be of that source: Node checks each entry against the source it compiles. Only the operator's
+// dependencies (cdk8s, cdk8s-plus-28, constructs) carry such maps, so the registry's entries are unchanged.
+// Imported from the app directory: this file runs from elsewhere while the image is built.
+const sourceMaps = (await import(
+  pathToFileURL(path.join(appDir, 'operator/runtime/drop-inline-source-maps.ts')).href
+)) as typeof import('../operator/runtime/drop-inline-source-maps.ts');
+sourceMaps.dropInlineSourceMaps();
+
 for (const module of [...modulesUnder('registry'), ...modulesUnder('operator')]) {
   try {
     await import(pathToFileURL(path.join(appDir, module)).href);

@@ -3,8 +3,13 @@
 // SIGTERM/SIGINT stop it gracefully: running reconciles finish, the leader Lease is released so a standby
 // takes over at once, then the process exits 0. A second signal exits at once. Losing the Lease exits 1 (the
 // Deployment restarts the process, which campaigns again).
-import { ConfigError, HelpRequested, parseOperatorConfig, startOperator } from './operator.ts';
-import { createLogger } from './runtime/logger.ts';
+import { dropInlineSourceMaps } from './runtime/drop-inline-source-maps.ts';
+
+// Before the operator's modules load (hence the dynamic imports): their dependencies' inline source maps cost
+// ~10 MiB of memory.
+dropInlineSourceMaps();
+const { ConfigError, HelpRequested, parseOperatorConfig, startOperator } = await import('./operator.ts');
+const { createLogger } = await import('./runtime/logger.ts');
 
 async function main(): Promise<number> {
   let config;

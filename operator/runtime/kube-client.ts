@@ -7,8 +7,9 @@
 //
 // Every write uses one field manager (`berth-operator` by default). Server-side apply with an unchanged body is
 // a no-op on the server: the resourceVersion does not move.
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from './node-http.ts';
 import { ApiError, RuntimeError, runtimeErrorCodes, type StatusBody } from './errors.ts';
 import { loadKubeConnection, type KubeConnection } from './kube-config.ts';
 import { isPlainObject, type KubeObject, type ObjectRef } from './objects.ts';
