@@ -4,10 +4,12 @@
 // done), the operator's peak RSS (VmHWM) and what it did (reconciles, applies, API writes).
 //
 //   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--node-flags='F ...']
-//                          [--json] [--hold]
+//                          [--compile-cache image|cold] [--json] [--hold]
 //
-// The operator runs with the Node flags of the image (operatorNodeFlags); --node-flags replaces them
-// (--node-flags= for Node's defaults).
+// The operator runs as the image runs it: operator/cli.ts with the image's Node flags (operatorNodeFlags;
+// --node-flags replaces them, --node-flags= for Node's defaults) and, by default, Node's compile cache filled
+// as the image's is (`--compile-cache image`; `cold` starts from an empty one, as an image without it did).
+// The image's cache is filled under the image's flags: with other --node-flags it is cold whatever is asked.
 //
 // --hold keeps the API server and the operator running after the report, until SIGINT or SIGTERM, so their
 // state can be inspected (kubectl with the printed kubeconfig; a heap snapshot of the operator with
@@ -17,7 +19,9 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../test/harness/control-plane.ts';
 import { spawnDaemon } from '../test/harness/daemon.ts';
+import { fillImageCompileCache } from '../test/harness/compile-cache.ts';
 import { freePort } from '../test/harness/ports.ts';
+import { makeTempDir } from '../test/harness/tmp.ts';
 import { operatorNodeFlags, repoRoot } from '../test/harness/tools.ts';
 import { waitFor } from '../test/harness/wait.ts';
 import { KubeClient } from '../operator/runtime/kube-client.ts';
@@ -32,8 +36,13 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     hold: { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: operatorNodeFlags.join(' ') },
+    'compile-cache': { type: 'string', default: 'image' },
   },
 });
+const compileCache = values['compile-cache'];
+if (compileCache !== 'image' && compileCache !== 'cold') {
+  throw new Error(`--compile-cache: expected image or cold, got ${JSON.stringify(compileCache)}`);
+}
 const count = Number(values.count);
 const namespaces = Number(values.namespaces);
 const concurrency = Number(values.concurrency);
@@ -88,13 +97,16 @@ try {
   const nsNames = Array.from({ length: namespaces }, (_, i) => `bench-${String(i)}`);
   for (const ns of nsNames) await cp.kubectl(['create', 'namespace', ns]);
 
+  const cacheDir = await makeTempDir('bench-operator-compile-cache');
+  if (compileCache === 'image') await fillImageCompileCache(cacheDir);
+  log(`compile cache: ${compileCache}`);
   const port = await freePort();
   const operator = spawnDaemon(
     'berth-operator',
     path.join(repoRoot, 'node_modules/.bin/node'),
     [
       ...nodeFlags,
-      path.join(repoRoot, 'operator/main.ts'),
+      path.join(repoRoot, 'operator/cli.ts'),
       `--kubeconfig=${cp.kubeconfigPath}`,
       '--namespace=default',
       `--http-addr=127.0.0.1:${String(port)}`,
@@ -102,7 +114,7 @@ try {
       `--concurrency=${String(concurrency)}`,
       '--log-level=warn',
     ],
-    { cwd: repoRoot },
+    { cwd: repoRoot, env: { ...process.env, NODE_COMPILE_CACHE: cacheDir } },
   );
   const metrics = async () => (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
   try {
