@@ -171,6 +171,8 @@ export interface ReportMeta {
   versions: Record<string, string>;
   settings: string[];
   notes: string[];
+  /** Markdown blocks printed after the tables (the physical limit). */
+  sections?: string[][];
 }
 
 export function markdown(rows: SummaryRow[], meta: ReportMeta, rounds: number): string {
@@ -244,6 +246,7 @@ export function markdown(rows: SummaryRow[], meta: ReportMeta, rounds: number): 
     }
     lines.push('');
   }
+  for (const section of meta.sections ?? []) lines.push(...section, '');
   if (meta.notes.length > 0) {
     lines.push('Notes:', '');
     for (const n of meta.notes) lines.push(`- ${n}`);

@@ -11,6 +11,8 @@ import { measureCpu, type CpuTime } from './proc.ts';
 import type { BenchRegistry } from './registries.ts';
 import type { Sample } from './report.ts';
 import { watchPeak } from './rss.ts';
+import type { LimitSample } from './limit-report.ts';
+import { measurePhysicalLimit } from './physical-limit.ts';
 
 const mib = 1024 * 1024;
 /** Lets the previous server finish post-request work (GC, writeback) before the next one is timed. */
@@ -19,6 +21,8 @@ export const settleMs = 500;
 export interface Step {
   name: string;
   run(reg: BenchRegistry, round: number, position: number): Promise<void>;
+  /** Measured once per round among the registries (its place rotates with theirs): the physical limit. */
+  limit?(round: number): Promise<void>;
 }
 
 export interface StepContext {
@@ -26,6 +30,9 @@ export interface StepContext {
   blobs: { mono?: BlobFile; put?: BlobFile; chunked?: BlobFile };
   modes: Partial<Record<RegistryKind, MonolithicMode>>;
   record(metric: MetricName, kind: RegistryKind, sample: Sample): void;
+  recordLimit(sample: LimitSample): void;
+  /** The bench's temp dir, on the disk of the registries' roots. */
+  dir: string;
   log(message: string): void;
 }
 
@@ -42,7 +49,7 @@ function describePush(r: PushResult, cpu: CpuTime): string {
 }
 
 export function buildSteps(ctx: StepContext): Step[] {
-  const { opts, blobs, modes, record, log } = ctx;
+  const { opts, blobs, modes, record, recordLimit, dir, log } = ctx;
   const want = (m: MetricName): boolean => opts.metrics.includes(m);
   const steps: Step[] = [];
   const monoBlob = blobs.mono;
@@ -77,6 +84,18 @@ export function buildSteps(ctx: StepContext): Step[] {
             `${peak.scoped ? '' : ', VmHWM since start'})`,
         );
       },
+      ...(want('mono')
+        ? {
+            async limit(round: number) {
+              const l = await measurePhysicalLimit(monoBlob, dir);
+              recordLimit({ round, ...l });
+              log(
+                `round ${round + 1} physical limit: ${l.limitMBps.toFixed(0)} MB/s (sha256 ${l.hashMBps.toFixed(0)}, ` +
+                  `write + fsync ${l.writeMBps.toFixed(0)})`,
+              );
+            },
+          }
+        : {}),
     });
   }
   const putBlob = blobs.put;
