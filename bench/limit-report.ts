@@ -3,7 +3,7 @@
 import type { RegistryKind } from '../test/harness/registry.ts';
 import type { PhysicalLimit } from './physical-limit.ts';
 import { kindLabels, kinds } from './registries.ts';
-import { median, type Sample } from './report.ts';
+import { median, num, type Sample } from './report.ts';
 
 export interface LimitSample extends PhysicalLimit {
   round: number;
@@ -20,10 +20,7 @@ export interface LimitSummary {
   met: boolean;
 }
 
-const fmt = (v: number | undefined, digits = 0): string =>
-  v === undefined || Number.isNaN(v)
-    ? '–'
-    : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '–' : num(v, 0));
 
 export function summarizeLimit(
   limits: readonly LimitSample[],
@@ -55,8 +52,7 @@ export function summarizeLimit(
       ]),
     );
   }
-  const medianShare = (kind: RegistryKind): number =>
-    median(limits.flatMap((l) => (share(kind, l) === undefined ? [] : [share(kind, l) as number])));
+  const medianShare = (kind: RegistryKind): number => median(limits.flatMap((l) => share(kind, l) ?? []));
   lines.push(
     row([
       'median',

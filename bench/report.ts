@@ -141,7 +141,8 @@ export function summarize(samples: Samples): SummaryRow[] {
   return rows;
 }
 
-function num(v: number, digits: number): string {
+/** A number with a thousands separator and exactly `digits` decimals (en-US), as every bench table shows it. */
+export function num(v: number, digits: number): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
