@@ -1,12 +1,12 @@
 // A Berth install on the test cluster, as the operation e2e tests need it: a Docker engine whose host name for
-// the registry points at the cluster's Ingress, the Berth image built from the working tree and imported,
-// the operator installed with helm, and one ContainerRegistry behind the Ingress with TLS, an access token
-// and `docker login` done. Each test file gets its own cluster (and can build on this).
+// the registry points at the cluster's Ingress, the Berth image built from the working tree (once for all the
+// test files: berthImageArchive) and imported, the operator installed with helm, and one ContainerRegistry
+// behind the Ingress with TLS, an access token and `docker login` done. Each test file gets its own cluster (and can build on this).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RegistryScope } from '../../registry/auth/grants.ts';
 import { clusterUp, type Cluster } from './cluster.ts';
-import { berthImage, buildBerthImage, helmInstallBerth, saveImages } from './cluster-images.ts';
+import { berthImageArchive, helmInstallBerth } from './cluster-images.ts';
 import { startDockerd, type Dockerd } from './dockerd.ts';
 import type { IngressTarget } from './ingress-api.ts';
 import { applyAccessTokenSecret, conditionOf, getObject, listObjects } from './kube.ts';
@@ -24,14 +24,12 @@ export interface BerthCluster {
 export async function startBerthCluster(host: string, name: string): Promise<BerthCluster> {
   const work = await makeTempDir(name);
   const dockerd = await startDockerd({ hosts: { [host]: '0.0.0.0' }, trustedRegistries: {} });
-  const [cluster] = await Promise.all([clusterUp(), buildBerthImage(dockerd, work)]);
+  const [cluster, archive] = await Promise.all([clusterUp(), berthImageArchive(dockerd, work)]);
   const hostsFile = path.join(dockerd.dir, 'hosts');
   await writeFile(
     hostsFile,
     (await readFile(hostsFile, 'utf8')).replaceAll('0.0.0.0', cluster.ingressAddress),
   );
-  const archive = path.join(work, 'berth.tar');
-  await saveImages(dockerd, [berthImage], archive);
   await cluster.importImages(archive);
   return { cluster, dockerd, work };
 }

@@ -5,7 +5,20 @@
 //     busybox-static as /bin/sh and friends, `docker import`ed: what the official node:*-slim image gives the
 //     Dockerfile;
 //   - Berth itself, built from the repository's own Dockerfile on that base (BASE_IMAGE build argument).
-import { chmod, copyFile, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  cp,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { exec, type ExecOptions, type ExecResult } from './exec.ts';
 import { blob, mediaTypes, sha256, tarFiles, type Blob, type BuiltImage } from './oci-image.ts';
@@ -199,6 +212,67 @@ export async function buildBerthImage(docker: Dockerd, workDir: string): Promise
     { timeoutMs: 900_000 },
   );
   return berthImage;
+}
+
+// What `docker build` sees of the repository (keep in step with .dockerignore), and what else decides the image:
+// the Dockerfile, .dockerignore, the node binary and npm copied into the base image, and this file's recipe.
+export const buildContext = [
+  'package.json',
+  'package-lock.json',
+  'registry',
+  'operator',
+  'image/warm-compile-cache.ts',
+];
+const buildInputs = ['Dockerfile', '.dockerignore', 'test/harness/cluster-images.ts'];
+const imageCacheDir = path.join(repoRoot, '.cache/images');
+
+async function filesUnder(root: string, relative: string): Promise<string[]> {
+  const full = path.join(root, relative);
+  const entries = await readdir(full, { withFileTypes: true }).catch(() => undefined);
+  if (entries === undefined) return [relative];
+  const files: string[] = [];
+  for (const e of entries) {
+    const child = path.join(relative, e.name);
+    if (e.isDirectory()) files.push(...(await filesUnder(root, child)));
+    else if (e.isFile() && !e.name.endsWith('.log')) files.push(child);
+  }
+  return files;
+}
+
+/** A digest of every input of the Berth image: a changed file, flag or base means another image. */
+export async function berthImageKey(root = repoRoot): Promise<string> {
+  const hash = createHash('sha256');
+  const files = (await Promise.all([...buildContext, ...buildInputs].map((f) => filesUnder(root, f))))
+    .flat()
+    .sort();
+  for (const file of files) {
+    hash.update(`${file}\0`);
+    hash.update(await readFile(path.join(root, file)));
+    hash.update('\0');
+  }
+  hash.update(await readFile(nodeBinary));
+  hash.update(await readFile(path.join(hostNpm, 'package.json')));
+  return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * An archive of the Berth image built from the working tree, for `importImages`. The cluster test files each
+ * start their own cluster and engine, but the image is the same for all of them: the first one builds it (~7 min
+ * on the shared machine) and saves it under .cache/images by the digest of its inputs; the others import that
+ * archive. A change to any input gives a new key, so a stale image is never used; older archives are removed.
+ */
+export async function berthImageArchive(docker: Dockerd, workDir: string): Promise<string> {
+  const key = await berthImageKey();
+  const archive = path.join(imageCacheDir, `berth-${key}.tar`);
+  if (existsSync(archive)) return archive;
+  await buildBerthImage(docker, workDir);
+  await mkdir(imageCacheDir, { recursive: true });
+  for (const old of await readdir(imageCacheDir)) await rm(path.join(imageCacheDir, old), { force: true });
+  const partial = `${archive}.${process.pid}.partial`;
+  await saveImages(docker, [berthImage], partial);
+  // Renamed only once complete: a run killed while saving leaves no archive under the real name.
+  await rename(partial, archive);
+  return archive;
 }
 
 /** `docker save` of `tags` into one archive that `ctr images import` reads. */
