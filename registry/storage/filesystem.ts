@@ -16,7 +16,6 @@ import {
   mkdir,
   open,
   readdir,
-  readFile,
   rename,
   rm,
   rmdir,
@@ -40,6 +39,7 @@ import {
   type StorageDriver,
   type WalkOptions,
 } from './driver.ts';
+import { readWholeFile } from './read-whole-file.ts';
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
@@ -111,7 +111,7 @@ export class FilesystemDriver implements StorageDriver {
   async getContent(path: string): Promise<Buffer> {
     const full = this.fullPath(path);
     try {
-      return this.blocking ? readFileSync(full) : await readFile(full);
+      return this.blocking ? readFileSync(full) : await readWholeFile(full);
     } catch (err) {
       notFound(err, path, ['ENOENT', 'ENOTDIR', 'EISDIR']);
     }
