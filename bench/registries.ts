@@ -51,6 +51,8 @@ export interface BenchRegistry<K extends RegistryKind = RegistryKind> {
 export interface StartOptions {
   /** Berth only: write a V8 CPU profile into this directory when the server exits. */
   profileDir?: string | undefined;
+  /** Berth only: NODE_COMPILE_CACHE, as the image sets it (filled by fillImageCompileCache). */
+  compileCacheDir?: string | undefined;
 }
 
 export async function startRegistry(kind: RegistryKind, opts: StartOptions = {}): Promise<BenchRegistry> {
@@ -58,9 +60,12 @@ export async function startRegistry(kind: RegistryKind, opts: StartOptions = {})
     kind === 'berth'
       ? await startBerth({
           config: sharedConfig,
-          ...(opts.profileDir === undefined
-            ? {}
-            : { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } }),
+          env: {
+            ...(opts.profileDir === undefined
+              ? {}
+              : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` }),
+            ...(opts.compileCacheDir === undefined ? {} : { NODE_COMPILE_CACHE: opts.compileCacheDir }),
+          },
         })
       : await startDistribution({ config: sharedConfig, version: kind === 'distribution-v3' ? 3 : 2 });
   const client = new BenchClient(running.url);

@@ -3,7 +3,9 @@
 // first, so drift on the shared machine hits all alike. Missed targets are reported; errors fail the run.
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fillImageCompileCache } from '../test/harness/compile-cache.ts';
 import { exec } from '../test/harness/exec.ts';
 import type { RegistryKind } from '../test/harness/registry.ts';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.ts';
@@ -83,6 +85,11 @@ async function main(argv: string[]): Promise<number> {
     if (want('mono-put')) blobs.put = await writeBlobFile(dir, 'mono-put.bin', opts.blobSize);
     if (want('chunked')) blobs.chunked = await writeBlobFile(dir, 'chunked.bin', opts.blobSize);
 
+    // Berth runs as its image runs it: with Node's compile cache filled while the image is built, so no
+    // TypeScript is stripped and no module compiled from nothing at start (start-up memory and the first requests).
+    const compileCacheDir = path.join(dir, 'compile-cache');
+    await fillImageCompileCache(compileCacheDir);
+
     const recordLimit = (sample: LimitSample): void => void limits.push(sample);
     const steps = buildSteps({ opts, blobs, modes, record, recordLimit, dir, log });
 
@@ -91,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
       const regs: Partial<Record<RegistryKind, BenchRegistry>> = {};
       try {
         for (const kind of startOrder) {
-          regs[kind] = await startRegistry(kind, { profileDir: opts.profileDir });
+          regs[kind] = await startRegistry(kind, { profileDir: opts.profileDir, compileCacheDir });
           modes[kind] ??= await detectMonolithicMode(regs[kind].client, 'bench/probe');
         }
         for (const [i, step] of steps.entries()) {
@@ -137,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
     `Pull: timed with ${opts.pullClient === 'curl' ? 'curl in its own process (node:http caps near 700 MB/s here)' : 'node:http'}, body discarded; content verified against the digest in a separate untimed pull.`,
     `Manifest GET: wrk, ${opts.connections} connections, ${opts.wrkThreads} thread${opts.wrkThreads > 1 ? 's' : ''}, ${opts.wrkDuration} s measured after a ${opts.wrkWarmup} s warm-up, by tag with \`Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json\`.`,
     'Cells: median (min–max) over rounds; ratios: Berth/reference of the medians (range of the per-round ratios). MB = 10⁶ bytes.',
+    "Berth runs with the image's pre-filled Node compile cache (test/harness/compile-cache.ts), as its pods do.",
     `Same config overlay for all: \`${JSON.stringify(sharedConfig)}\`; Distribution v3.1 runs with OTEL_TRACES_EXPORTER=none (its default exports traces to localhost:4318).`,
   ];
   const notes: string[] = [];

@@ -32,6 +32,7 @@ import {
 } from './service-account.ts';
 import { parseListenAddress, type TokenServerConfig } from './token-server-config.ts';
 import { TokenSigner } from './token-signer.ts';
+import { noSchemaCompilers } from '../http/no-schema-compilers.ts';
 
 /** A token request, whatever its transport: query parameters (GET) or form fields (POST) in `params`. */
 export interface TokenRequest {
@@ -471,6 +472,7 @@ export async function buildTokenServer(
 ): Promise<FastifyInstance> {
   const serverOptions: FastifyServerOptions & { https?: { key: Buffer; cert: Buffer } } = {
     loggerInstance: logger,
+    schemaController: noSchemaCompilers,
     // A hop count trusts that many proxies in front (fastify's typings only take the function form).
     trustProxy:
       typeof config.trustProxy === 'number'

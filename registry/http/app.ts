@@ -28,6 +28,7 @@ import { repositoryPathName } from './extension-paths.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
 import { StorageHealthCheck } from './health.ts';
 import { defaultServerLimits, nodeServerOptions, type ServerLimits } from './server-limits.ts';
+import { noSchemaCompilers } from './no-schema-compilers.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -81,6 +82,7 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     // fastify hands `https` (or `http` without TLS) to node's createServer.
     ...(options.https ? { https: { ...options.https, ...serverOptions } } : { http: serverOptions }),
     loggerInstance: logger as FastifyBaseLogger,
+    schemaController: noSchemaCompilers,
     // Access logging is ours (onResponse), so fastify's own per-request lines are off.
     logController: new LogController({ disableRequestLogging: true }),
     // Large pushes and pulls can take as long as they need; idle connections and slow headers are bounded.
