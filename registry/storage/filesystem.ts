@@ -39,6 +39,7 @@ import {
   type StorageDriver,
   type WalkOptions,
 } from './driver.ts';
+import { CoalescedReads } from './coalesced-reads.ts';
 import { readWholeFile } from './read-whole-file.ts';
 
 export interface FilesystemDriverOptions {
@@ -94,6 +95,8 @@ export class FilesystemDriver implements StorageDriver {
   readonly name = driverName;
   readonly rootDirectory: string;
   private readonly blocking: boolean;
+  /** Shared by callers that are served the same bytes: they must not modify them. */
+  private readonly reads = new CoalescedReads();
 
   constructor(options: FilesystemDriverOptions) {
     if (!options.rootDirectory) {
@@ -111,7 +114,7 @@ export class FilesystemDriver implements StorageDriver {
   async getContent(path: string): Promise<Buffer> {
     const full = this.fullPath(path);
     try {
-      return this.blocking ? readFileSync(full) : await readWholeFile(full);
+      return this.blocking ? readFileSync(full) : await this.reads.read(full, readWholeFile);
     } catch (err) {
       notFound(err, path, ['ENOENT', 'ENOTDIR', 'EISDIR']);
     }
