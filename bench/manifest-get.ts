@@ -96,6 +96,8 @@ export interface WrkOptions {
   seconds: number;
   connections: number;
   threads: number;
+  /** Request these paths in turn (per wrk thread) instead of the URL's path. */
+  paths?: readonly string[];
 }
 
 export async function runWrk(url: string, opts: WrkOptions): Promise<WrkResult> {
@@ -111,7 +113,8 @@ export async function runWrk(url: string, opts: WrkOptions): Promise<WrkResult> 
     `Accept: ${acceptHeader}`,
     url,
   ];
-  const { stdout } = await exec(benchTools.wrk, args, { timeoutMs: (opts.seconds + 60) * 1000 });
+  const env = { ...process.env, BENCH_WRK_PATHS: (opts.paths ?? []).join(',') };
+  const { stdout } = await exec(benchTools.wrk, args, { env, timeoutMs: (opts.seconds + 60) * 1000 });
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_WRK_JSON '));
   if (line === undefined) throw new Error(`wrk printed no summary:\n${stdout}`);
   const raw = JSON.parse(line.slice('BENCH_WRK_JSON '.length)) as Omit<WrkResult, 'seconds' | 'rps'> & {
@@ -129,13 +132,19 @@ export async function runWrk(url: string, opts: WrkOptions): Promise<WrkResult> 
   };
 }
 
-/** Warm-up (discarded: lets V8 optimise and Go grow its pools), then the measured run; any error fails. */
+/**
+ * Warm-up (discarded: lets V8 optimise and Go grow its pools), then the measured run; any error fails. With
+ * several manifests wrk asks for their tags in turn, so concurrent requests name different tags.
+ */
 export async function measureManifestGet(
   client: BenchClient,
-  m: SeededManifest,
+  manifests: readonly [SeededManifest, ...SeededManifest[]],
   opts: WrkOptions & { warmupSeconds: number; pid: number },
 ): Promise<WrkResult & { cpu: CpuTime }> {
+  const [m] = manifests;
   const url = client.url(`/v2/${m.repo}/manifests/${m.tag}`).toString();
+  if (manifests.length > 1)
+    opts = { ...opts, paths: manifests.map((x) => `/v2/${x.repo}/manifests/${x.tag}`) };
   await runWrk(url, { ...opts, seconds: opts.warmupSeconds });
   const { result, cpu } = await measureCpu(opts.pid, () => runWrk(url, opts));
   const errors = Object.entries(result.errors).filter(([, n]) => n > 0);
@@ -145,6 +154,6 @@ export async function measureManifestGet(
     );
   }
   // After the load, the registry must still serve the right bytes.
-  await verifyManifest(client, m);
+  for (const x of manifests) await verifyManifest(client, x);
   return { ...result, cpu };
 }

@@ -4,7 +4,15 @@ import path from 'node:path';
 import { repoRoot } from '../test/harness/tools.ts';
 
 /** What the bench can measure; `rss` is taken during the monolithic push. */
-export const metricNames = ['mono', 'mono-put', 'chunked', 'pull', 'manifest', 'rss'] as const;
+export const metricNames = [
+  'mono',
+  'mono-put',
+  'chunked',
+  'pull',
+  'manifest',
+  'manifest-tags',
+  'rss',
+] as const;
 export type MetricName = (typeof metricNames)[number];
 
 export interface BenchOptions {
@@ -15,6 +23,8 @@ export interface BenchOptions {
   blobSize: number;
   /** Chunk size of the chunked push in bytes. */
   chunkSize: number;
+  /** manifest-tags: how many distinct tags wrk requests in turn. */
+  manifestTags: number;
   /** wrk: measured seconds, warm-up seconds, connections, threads. */
   wrkDuration: number;
   wrkWarmup: number;
@@ -39,6 +49,7 @@ Side-by-side benchmark of Berth against CNCF Distribution 2.8 (Debian's docker-r
   --size-mib N          blob size (default 512; quick 64)
   --chunk-mib N         chunk size of the chunked push (default 16)
   --duration S          wrk measured seconds for manifest GET (default 10; quick 5)
+  --tags N              manifest-tags: distinct tags (and manifests) wrk requests in turn (default 64)
   --warmup S            wrk warm-up seconds, not measured (default 2; quick 1)
   --connections N       wrk connections (default 32)
   --threads N           wrk threads (default 1: the machine has 2 cores, leave one to the server)
@@ -67,6 +78,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'size-mib': { type: 'string' },
       'chunk-mib': { type: 'string' },
       duration: { type: 'string' },
+      tags: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
       threads: { type: 'string' },
@@ -111,6 +123,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     rounds: positiveInt('rounds', values.rounds, quick ? 1 : 3),
     blobSize,
     chunkSize,
+    manifestTags: positiveInt('tags', values.tags, 64),
     wrkDuration: positiveInt('duration', values.duration, quick ? 5 : 10),
     wrkWarmup: positiveInt('warmup', values.warmup, quick ? 1 : 2),
     connections,

@@ -49,6 +49,12 @@ export const metricDefs: Record<MetricName, MetricDef> = {
     minRatio: { distribution: 1.5, 'distribution-v3': 1.5 },
     digits: 0,
   },
+  'manifest-tags': {
+    label: 'manifest GET, distinct tags in turn',
+    unit: 'req/s',
+    minRatio: { distribution: 1.5, 'distribution-v3': 1.5 },
+    digits: 0,
+  },
   rss: { label: 'peak RSS during the monolithic push', unit: 'MiB', maxBerth: 200, digits: 0 },
 };
 

@@ -63,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   requireTool('node');
   const want = (m: MetricName): boolean => opts.metrics.includes(m);
   const neededTools: BenchTool[] = ['distribution-v3'];
-  if (want('manifest')) neededTools.push('wrk');
+  if (want('manifest') || want('manifest-tags')) neededTools.push('wrk');
   if (want('pull') && opts.pullClient === 'curl') neededTools.push('curl');
   await ensureBenchTools(neededTools);
 
@@ -142,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
     `Blob ${opts.blobSize / mib} MiB of random bytes streamed from a file (4 MiB reads) over node:http keep-alive; chunked push in ${opts.chunkSize / mib} MiB chunks.`,
     `${opts.rounds} round${opts.rounds > 1 ? 's' : ''}; each round starts the ${kinds.length} registries on fresh roots under ${os.tmpdir()} (same disk) and rotates which one goes first per step.`,
     `Pull: timed with ${opts.pullClient === 'curl' ? 'curl in its own process (node:http caps near 700 MB/s here)' : 'node:http'}, body discarded; content verified against the digest in a separate untimed pull.`,
-    `Manifest GET: wrk, ${opts.connections} connections, ${opts.wrkThreads} thread${opts.wrkThreads > 1 ? 's' : ''}, ${opts.wrkDuration} s measured after a ${opts.wrkWarmup} s warm-up, by tag with \`Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json\`.`,
+    `Manifest GET: wrk, ${opts.connections} connections, ${opts.wrkThreads} thread${opts.wrkThreads > 1 ? 's' : ''}, ${opts.wrkDuration} s measured after a ${opts.wrkWarmup} s warm-up, by tag with \`Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json\`: one tag for all connections (a tag every client pulls at once, as in a rollout), and with manifest-tags ${opts.manifestTags} tags of distinct manifests asked for in turn.`,
     'Cells: median (min–max) over rounds; ratios: Berth/reference of the medians (range of the per-round ratios). MB = 10⁶ bytes.',
     "Berth runs with the image's pre-filled Node compile cache (test/harness/compile-cache.ts), as its pods do.",
     `Same config overlay for all: \`${JSON.stringify(sharedConfig)}\`; Distribution v3.1 runs with OTEL_TRACES_EXPORTER=none (its default exports traces to localhost:4318).`,

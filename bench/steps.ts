@@ -5,7 +5,7 @@ import type { RegistryKind } from '../test/harness/registry.ts';
 import type { BlobFile } from './blob-file.ts';
 import { pullBlob, verifyPull } from './blob-pull.ts';
 import { pushChunked, pushMonolithic, type MonolithicMode, type PushResult } from './blob-push.ts';
-import { measureManifestGet, seedManifest } from './manifest-get.ts';
+import { measureManifestGet, seedManifest, type SeededManifest } from './manifest-get.ts';
 import type { BenchOptions, MetricName } from './options.ts';
 import { measureCpu, type CpuTime } from './proc.ts';
 import type { BenchRegistry } from './registries.ts';
@@ -161,7 +161,7 @@ export function buildSteps(ctx: StepContext): Step[] {
       name: 'manifest GET',
       async run(reg, round, position) {
         const m = await seedManifest(reg.client, 'bench/manifest', 'latest');
-        const r = await measureManifestGet(reg.client, m, {
+        const r = await measureManifestGet(reg.client, [m], {
           seconds: opts.wrkDuration,
           warmupSeconds: opts.wrkWarmup,
           connections: opts.connections,
@@ -174,6 +174,32 @@ export function buildSteps(ctx: StepContext): Step[] {
         log(
           `round ${round + 1} ${reg.kind}: manifest GET ${r.rps.toFixed(0)} req/s (p50 ${r.latencyUs.p50} µs, ` +
             `p99 ${r.latencyUs.p99} µs), server CPU ${cpuPerUnit.toFixed(0)} µs/request`,
+        );
+      },
+    });
+  }
+  if (want('manifest-tags')) {
+    steps.push({
+      name: 'manifest GET, distinct tags',
+      async run(reg, round, position) {
+        const seeded: SeededManifest[] = [];
+        for (let i = 0; i < opts.manifestTags; i++) {
+          seeded.push(await seedManifest(reg.client, 'bench/manifests', `t${String(i)}`));
+        }
+        const [first, ...rest] = seeded;
+        if (first === undefined) throw new Error('--tags must be at least 1');
+        const r = await measureManifestGet(reg.client, [first, ...rest], {
+          seconds: opts.wrkDuration,
+          warmupSeconds: opts.wrkWarmup,
+          connections: opts.connections,
+          threads: opts.wrkThreads,
+          pid: reg.pid,
+        });
+        const cpuPerUnit = (cpuSum(r.cpu) / r.requests) * 1e6;
+        record('manifest-tags', reg.kind, { round, position, value: r.rps, cpuPerUnit, detail: { ...r } });
+        log(
+          `round ${round + 1} ${reg.kind}: manifest GET of ${seeded.length} tags in turn ${r.rps.toFixed(0)} req/s ` +
+            `(p50 ${r.latencyUs.p50} µs, p99 ${r.latencyUs.p99} µs), server CPU ${cpuPerUnit.toFixed(0)} µs/request`,
         );
       },
     });
