@@ -55,7 +55,8 @@ export const metricDefs: Record<MetricName, MetricDef> = {
     minRatio: { distribution: 1.5, 'distribution-v3': 1.5 },
     digits: 0,
   },
-  rss: { label: 'peak RSS during the monolithic push', unit: 'MiB', maxBerth: 200, digits: 0 },
+  // Issue 14's bound (issue 2 asked for < 200 MiB): the stricter one is the one reported.
+  rss: { label: 'peak RSS during the monolithic push', unit: 'MiB', maxBerth: 90, digits: 0 },
 };
 
 export function median(values: readonly number[]): number {
