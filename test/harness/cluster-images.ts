@@ -215,7 +215,7 @@ export async function buildBerthImage(docker: Dockerd, workDir: string): Promise
 }
 
 // What `docker build` sees of the repository (keep in step with .dockerignore), and what else decides the image:
-// the Dockerfile, .dockerignore, the node binary and npm copied into the base image, and this file's recipe.
+// the Dockerfile, .dockerignore, the files copied from the machine into the base image, and this file's recipe.
 export const buildContext = [
   'package.json',
   'package-lock.json',
@@ -250,8 +250,10 @@ export async function berthImageKey(root = repoRoot): Promise<string> {
     hash.update(await readFile(path.join(root, file)));
     hash.update('\0');
   }
-  hash.update(await readFile(nodeBinary));
-  hash.update(await readFile(path.join(hostNpm, 'package.json')));
+  // What buildNodeBaseImage copies from the machine (the node binary's shared libraries are Debian's, fixed).
+  for (const file of [nodeBinary, path.join(hostNpm, 'package.json'), busybox, caBundle]) {
+    hash.update(await readFile(file));
+  }
   return hash.digest('hex').slice(0, 32);
 }
 
