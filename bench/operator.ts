@@ -3,7 +3,7 @@
 // has caught up with its generation, the time until the operator is idle again (its own follow-up reconciles
 // done), the operator's peak RSS (VmHWM) and what it did (reconciles, applies, API writes).
 //
-//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 8] [--node-flags='F ...']
+//   node bench/operator.ts [--count 200] [--namespaces 4] [--concurrency 4] [--node-flags='F ...']
 //                          [--compile-cache image|cold] [--json] [--hold]
 //
 // The operator runs as the image runs it: operator/cli.ts with the image's Node flags (operatorNodeFlags;
@@ -32,7 +32,7 @@ const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '200' },
     namespaces: { type: 'string', default: '4' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
     hold: { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: operatorNodeFlags.join(' ') },

@@ -106,7 +106,7 @@ export function setupContainerRegistryController(manager: Manager, opts: Contain
       { informer: caches.secrets, map: secretMap },
     ],
     reconcile: (key, { logger }) => reconciler.reconcile(key, logger),
-    concurrency: opts.concurrency ?? 8,
+    concurrency: opts.concurrency ?? 4,
   });
   return { controller, reconciler, caches };
 }
