@@ -365,7 +365,8 @@ describe('cleanup policies on a real cluster', { concurrency: false }, () => {
     for (let n = 3; runs.at(-1)?.truncated === true && n <= 6; n++)
       runs.push(await runNow(`bulk-${String(n)}`, 'bulk'));
     console.log(
-      `bulk runs: ${runs.map((r) => `${String(r.tagsDeleted)}${r.truncated === true ? ' (truncated)' : ''}`).join(', ')}`,
+      // Kept counts too: a run that ends early with tags left would show them here (a flake seen once).
+      `bulk runs: ${runs.map((r) => `${String(r.tagsDeleted)}${r.truncated === true ? ' (truncated)' : ''} [kept ${String(r.tagsKept)}: ${r.message ?? ''}]`).join(', ')}`,
     );
     for (const r of runs) {
       assert.equal(r.result, 'Succeeded', r.message);
