@@ -186,18 +186,26 @@ export class CleanupPolicyController {
       trigger,
       ...(acknowledged !== undefined ? { request: acknowledged } : {}),
     };
-    await this.writeStatus(raw, now, {
-      conditions: conditions([
-        {
-          type: ConditionType.Progressing,
-          status: true,
-          reason: CleanupRunReason.Running,
-          message: `run ${id}`,
-        },
-      ]),
-      operation,
-      ...(nextRun !== undefined ? { nextRun: kubeTime(nextRun) } : {}),
-    });
+    // Only if the policy is still as this decision read it (409 otherwise, and the queue retries): the
+    // informer may not have seen the status a run just wrote at its end, and from that stale copy the same
+    // request looks new, or the finished run interrupted, and would run again.
+    await this.writeStatus(
+      raw,
+      now,
+      {
+        conditions: conditions([
+          {
+            type: ConditionType.Progressing,
+            status: true,
+            reason: CleanupRunReason.Running,
+            message: `run ${id}`,
+          },
+        ]),
+        operation,
+        ...(nextRun !== undefined ? { nextRun: kubeTime(nextRun) } : {}),
+      },
+      { precondition: true },
+    );
     logger.info({ run: id, trigger, dryRun: spec.dryRun, resumed: interrupted !== undefined }, 'cleanup run');
     await this.event(
       raw,
@@ -358,6 +366,7 @@ export class CleanupPolicyController {
     raw: PolicyObject,
     now: Date,
     fields: { conditions: ConditionInput[] } & Record<string, unknown>,
+    opts: { precondition?: boolean } = {},
   ) {
     const { conditions: inputs, ...rest } = fields;
     const types = new Set(inputs.map((c) => c.type));
@@ -373,7 +382,7 @@ export class CleanupPolicyController {
     };
     const dropping = rest['operation'] === undefined && raw.status?.operation !== undefined;
     if (!dropping && statusUpToDate(raw.status, status)) return;
-    await applyStatusAs(this.client, raw, status, cleanupFieldManager);
+    await applyStatusAs(this.client, raw, status, cleanupFieldManager, opts);
   }
 
   private async event(raw: PolicyObject, warning: boolean, reason: string, message: string, logger: Logger) {
