@@ -156,53 +156,52 @@ export function buildSteps(ctx: StepContext): Step[] {
       },
     });
   }
+  // Manifest GET under wrk, the same measurement for one tag and for many tags asked for in turn.
+  const manifestGetStep = (
+    metric: 'manifest' | 'manifest-tags',
+    name: string,
+    seed: (reg: BenchRegistry) => Promise<[SeededManifest, ...SeededManifest[]]>,
+  ): Step => ({
+    name,
+    async run(reg, round, position) {
+      const manifests = await seed(reg);
+      const r = await measureManifestGet(reg.client, manifests, {
+        seconds: opts.wrkDuration,
+        warmupSeconds: opts.wrkWarmup,
+        connections: opts.connections,
+        threads: opts.wrkThreads,
+        pid: reg.pid,
+      });
+      // CPU µs per request.
+      const cpuPerUnit = (cpuSum(r.cpu) / r.requests) * 1e6;
+      record(metric, reg.kind, { round, position, value: r.rps, cpuPerUnit, detail: { ...r } });
+      const what =
+        manifests.length === 1 ? 'manifest GET' : `manifest GET of ${manifests.length} tags in turn`;
+      log(
+        `round ${round + 1} ${reg.kind}: ${what} ${r.rps.toFixed(0)} req/s (p50 ${r.latencyUs.p50} µs, ` +
+          `p99 ${r.latencyUs.p99} µs), server CPU ${cpuPerUnit.toFixed(0)} µs/request`,
+      );
+    },
+  });
   if (want('manifest')) {
-    steps.push({
-      name: 'manifest GET',
-      async run(reg, round, position) {
-        const m = await seedManifest(reg.client, 'bench/manifest', 'latest');
-        const r = await measureManifestGet(reg.client, [m], {
-          seconds: opts.wrkDuration,
-          warmupSeconds: opts.wrkWarmup,
-          connections: opts.connections,
-          threads: opts.wrkThreads,
-          pid: reg.pid,
-        });
-        // CPU µs per request.
-        const cpuPerUnit = (cpuSum(r.cpu) / r.requests) * 1e6;
-        record('manifest', reg.kind, { round, position, value: r.rps, cpuPerUnit, detail: { ...r } });
-        log(
-          `round ${round + 1} ${reg.kind}: manifest GET ${r.rps.toFixed(0)} req/s (p50 ${r.latencyUs.p50} µs, ` +
-            `p99 ${r.latencyUs.p99} µs), server CPU ${cpuPerUnit.toFixed(0)} µs/request`,
-        );
-      },
-    });
+    steps.push(
+      manifestGetStep('manifest', 'manifest GET', async (reg) => [
+        await seedManifest(reg.client, 'bench/manifest', 'latest'),
+      ]),
+    );
   }
   if (want('manifest-tags')) {
-    steps.push({
-      name: 'manifest GET, distinct tags',
-      async run(reg, round, position) {
+    steps.push(
+      manifestGetStep('manifest-tags', 'manifest GET, distinct tags', async (reg) => {
         const seeded: SeededManifest[] = [];
         for (let i = 0; i < opts.manifestTags; i++) {
           seeded.push(await seedManifest(reg.client, 'bench/manifests', `t${String(i)}`));
         }
         const [first, ...rest] = seeded;
         if (first === undefined) throw new Error('--tags must be at least 1');
-        const r = await measureManifestGet(reg.client, [first, ...rest], {
-          seconds: opts.wrkDuration,
-          warmupSeconds: opts.wrkWarmup,
-          connections: opts.connections,
-          threads: opts.wrkThreads,
-          pid: reg.pid,
-        });
-        const cpuPerUnit = (cpuSum(r.cpu) / r.requests) * 1e6;
-        record('manifest-tags', reg.kind, { round, position, value: r.rps, cpuPerUnit, detail: { ...r } });
-        log(
-          `round ${round + 1} ${reg.kind}: manifest GET of ${seeded.length} tags in turn ${r.rps.toFixed(0)} req/s ` +
-            `(p50 ${r.latencyUs.p50} µs, p99 ${r.latencyUs.p99} µs), server CPU ${cpuPerUnit.toFixed(0)} µs/request`,
-        );
-      },
-    });
+        return [first, ...rest];
+      }),
+    );
   }
   return steps;
 }
