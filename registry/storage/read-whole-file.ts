@@ -23,6 +23,13 @@ function sizeOf(fd: number): Promise<number> {
   );
 }
 
+/** A larger buffer starting with `buffer`'s bytes. */
+function grown(buffer: Buffer, size: number): Buffer<ArrayBuffer> {
+  const bigger = Buffer.allocUnsafeSlow(size);
+  buffer.copy(bigger);
+  return bigger;
+}
+
 export async function readWholeFile(path: string): Promise<Buffer> {
   const fd = await openFile(path);
   try {
@@ -30,18 +37,13 @@ export async function readWholeFile(path: string): Promise<Buffer> {
     let length = await readAt(fd, buffer, 0);
     // A regular file reads short only at its end (the thread pool blocks signals, so no EINTR).
     if (length < buffer.length) return Buffer.from(buffer.subarray(0, length));
-    const grown = Buffer.allocUnsafeSlow(Math.max((await sizeOf(fd)) + 1, 2 * buffer.length));
-    buffer.copy(grown);
-    buffer = grown;
+    // Room for the size fstat gives and one byte more, so the read that finds the end needs no growth.
+    buffer = grown(buffer, Math.max((await sizeOf(fd)) + 1, 2 * buffer.length));
     for (;;) {
       const n = await readAt(fd, buffer, length);
       if (n === 0) return buffer.subarray(0, length);
       length += n;
-      if (length === buffer.length) {
-        const bigger = Buffer.allocUnsafeSlow(2 * buffer.length);
-        buffer.copy(bigger);
-        buffer = bigger;
-      }
+      if (length === buffer.length) buffer = grown(buffer, 2 * buffer.length);
     }
   } finally {
     close(fd, () => undefined);
