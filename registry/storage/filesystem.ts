@@ -41,6 +41,7 @@ import {
 } from './driver.ts';
 import { CoalescedReads } from './coalesced-reads.ts';
 import { readWholeFile } from './read-whole-file.ts';
+import { filesystemTypeOf, isLocalFilesystemType, SmallFileReads } from './small-file-reads.ts';
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
@@ -95,8 +96,10 @@ export class FilesystemDriver implements StorageDriver {
   readonly name = driverName;
   readonly rootDirectory: string;
   private readonly blocking: boolean;
-  /** Shared by callers that are served the same bytes: they must not modify them. */
-  private readonly reads = new CoalescedReads();
+  /** Thread-pool reads, shared by callers that are served the same bytes: they must not modify them. */
+  private readonly pooledReads = new CoalescedReads();
+  /** Blocking reads of small files on a local filesystem, while they stay fast (see small-file-reads.ts). */
+  readonly smallFileReads: SmallFileReads;
 
   constructor(options: FilesystemDriverOptions) {
     if (!options.rootDirectory) {
@@ -104,6 +107,11 @@ export class FilesystemDriver implements StorageDriver {
     }
     this.rootDirectory = resolve(options.rootDirectory);
     this.blocking = options.blocking ?? false;
+    const type = filesystemTypeOf(this.rootDirectory);
+    this.smallFileReads = new SmallFileReads({
+      local: type !== null && isLocalFilesystemType(type),
+      pooled: (full) => this.pooledReads.read(full, readWholeFile),
+    });
   }
 
   private fullPath(path: string): string {
@@ -114,7 +122,7 @@ export class FilesystemDriver implements StorageDriver {
   async getContent(path: string): Promise<Buffer> {
     const full = this.fullPath(path);
     try {
-      return this.blocking ? readFileSync(full) : await this.reads.read(full, readWholeFile);
+      return this.blocking ? readFileSync(full) : await this.smallFileReads.read(full);
     } catch (err) {
       notFound(err, path, ['ENOENT', 'ENOTDIR', 'EISDIR']);
     }
