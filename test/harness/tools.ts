@@ -44,14 +44,15 @@ export function requireRoot(what: string): void {
 
 /**
  * The Node flags Berth's registry runs with (README, "Running the registry"): a 1 MiB young generation makes
- * V8 reclaim the request buffers of a large push promptly, which keeps peak RSS ~50 MiB lower. A 32 MiB initial
+ * V8 reclaim the request buffers of a large push promptly, which keeps peak RSS ~50 MiB lower. A 64 MiB initial
  * old-generation limit stops a push from starting a full mark-compact every ~16 MiB: V8 counts external memory
  * allocated since the last mark-compact (every body chunk is a new 64 KiB backing store) against the ~9 MiB of
- * old-generation slack left after start-up (bench/README.md, "Push").
+ * old-generation slack left after start-up (bench/README.md, "The bimodal push explained"). 32 MiB was not
+ * enough on a busy machine, where scavenges lag further behind.
  */
 export const registryNodeFlags: readonly string[] = [
   '--max-semi-space-size=1',
-  '--initial-old-space-size=32',
+  '--initial-old-space-size=64',
 ];
 
 /**
