@@ -77,20 +77,24 @@ export class SmallFileReads {
 
   /** Whether the next read may block (local filesystem, no slow read lately). */
   get blockingAllowed(): boolean {
-    return this.local && this.#now() >= this.#pausedUntil;
+    return this.#mayBlockAt(this.#now());
+  }
+
+  #mayBlockAt(time: number): boolean {
+    return this.local && time >= this.#pausedUntil;
   }
 
   read(path: string): Promise<Buffer> {
-    if (!this.blockingAllowed) return this.#pool(path);
     const started = this.#now();
+    if (!this.#mayBlockAt(started)) return this.#pool(path);
     let content: Buffer | null;
     try {
       content = this.#readBlocking(path);
     } catch (err) {
-      this.#checkDuration(started);
       return Promise.reject(err);
+    } finally {
+      this.#checkDuration(started);
     }
-    this.#checkDuration(started);
     if (content === null) return this.#pool(path);
     this.counts.blocking++;
     return Promise.resolve(content);
