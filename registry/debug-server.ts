@@ -5,12 +5,13 @@
 //
 // It follows the app's life: it listens when the app gets ready (so an address in use fails start-up, as it
 // stops Distribution) and closes after the app has closed, so health stays answerable while requests drain.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { RegistryConfig } from './config/schema.ts';
 import { StorageHealthCheck } from './http/health.ts';
+import { http } from './node-http.ts';
 import type { StorageDriver } from './storage/driver.ts';
 
 export type DebugConfig = NonNullable<RegistryConfig['http']['debug']>;
@@ -34,7 +35,7 @@ function listenAddress(addr: string): { host: string; port: number } {
 export function createDebugServer(debug: DebugConfig, services: DebugServices): Server {
   const health = new StorageHealthCheck(services.driver);
   const metricsPath = debug.prometheus.enabled ? debug.prometheus.path : undefined;
-  return createServer((request, response) => {
+  return http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const reply = (status: number, type: string, body: string): void => {
       response.writeHead(status, { 'Content-Type': type }).end(request.method === 'HEAD' ? undefined : body);

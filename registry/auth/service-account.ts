@@ -9,10 +9,10 @@
 // CA) without the undici package, and trusting it process-wide would also trust it for storage backends.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
 import type { Principal } from './grants.ts';
+import { http } from '../node-http.ts';
 import { compilePattern } from './patterns.ts';
 import { TtlCache } from './ttl-cache.ts';
 
@@ -98,7 +98,7 @@ function postJson(
     ...(ca ? { ca } : {}),
   };
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : http.request)(url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

@@ -5,7 +5,6 @@
 // Requests go through @aws-sdk/client-s3 with its standard retry strategy (exponential backoff with jitter on
 // throttling, 5xx and network errors) and, with `maxrequestspersecond`, a client-side limiter that every
 // attempt passes before it is signed and sent. Blob reads may be redirected to presigned GET/HEAD URLs.
-import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable, type Writable } from 'node:stream';
 import {
@@ -58,6 +57,7 @@ import {
   type ObjectParams,
   type S3Target,
 } from './s3-common.ts';
+import { http } from '../node-http.ts';
 import { RawConnectionPool, rawGet, writeAll, type RawGetResult } from './s3-copy.ts';
 import { S3_STORAGE_CLASSES, isS3StorageClass } from './s3-params.ts';
 import { RequestRateLimiter } from './s3-rate.ts';
@@ -264,7 +264,7 @@ export class S3Driver implements StorageDriver, S3Target {
       useDualstackEndpoint: options.useDualStack ?? false,
       useAccelerateEndpoint: options.accelerate ?? false,
       requestHandler: {
-        httpAgent: new HttpAgent(keepAlive),
+        httpAgent: new http.Agent(keepAlive),
         httpsAgent: new HttpsAgent({ ...keepAlive, rejectUnauthorized: !(options.skipVerify ?? false) }),
         connectionTimeout: 10_000,
       },
