@@ -19,6 +19,7 @@ import { attachDebugServer } from './debug-server.ts';
 import { createLogger } from './logger.ts';
 import { createStorageDriver } from './storage/factory.ts';
 import { BlobStore } from './store/blob-store.ts';
+import { BodyGarbage } from './body-garbage.ts';
 import { removeCutUploads, TrackedUploadStore, type UploadWrite } from './upload-writes.ts';
 import { ManifestStore } from './store/manifests.ts';
 import { buildRegistryApp } from './http/app.ts';
@@ -130,7 +131,7 @@ export async function buildRegistry(
     createLogger({ level: config.log.level, fields: config.log.fields, formatter: config.log.formatter });
   const driver = await createStorageDriver(config.storage);
   const blobs = new BlobStore(driver);
-  const uploads = new TrackedUploadStore(driver, blobs);
+  const uploads = new TrackedUploadStore(driver, blobs, new BodyGarbage());
   let settings = settingsFrom(config, loaded.revision);
   const services: Services = {
     driver,

@@ -7,7 +7,10 @@
 // cut request (a chunked upload) keeps it: the client may resume from `Range` with a GET and the next PATCH.
 // Uploads with no request in flight at the cut (chunked uploads between PATCHes) are never touched.
 import type { Logger } from 'pino';
+import type { BodyGarbage } from './body-garbage.ts';
 import type { DigestAlgorithm } from './digest.ts';
+import type { BlobStore } from './store/blob-store.ts';
+import type { StorageDriver } from './storage/driver.ts';
 import { UploadStore } from './store/uploads.ts';
 
 export interface UploadWrite {
@@ -19,10 +22,15 @@ export interface UploadWrite {
   settled: Promise<void>;
 }
 
-async function* counted(body: AsyncIterable<Uint8Array>, write: UploadWrite): AsyncIterable<Uint8Array> {
+async function* counted(
+  body: AsyncIterable<Uint8Array>,
+  write: UploadWrite,
+  garbage: BodyGarbage | undefined,
+): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     // Counted when handed on: the store writes each chunk before it asks for the next one.
     write.received += chunk.length;
+    garbage?.received(chunk.length);
     yield chunk;
   }
 }
@@ -30,6 +38,13 @@ async function* counted(body: AsyncIterable<Uint8Array>, write: UploadWrite): As
 /** An UploadStore that knows which uploads have a request writing to them right now. */
 export class TrackedUploadStore extends UploadStore {
   readonly #writes = new Set<UploadWrite>();
+  readonly #garbage: BodyGarbage | undefined;
+
+  /** `garbage`, if given, is told of every body byte (it frees dead body chunks as a push streams in). */
+  constructor(driver: StorageDriver, blobs: BlobStore, garbage?: BodyGarbage) {
+    super(driver, blobs);
+    this.#garbage = garbage;
+  }
 
   #track<T>(
     repository: string,
@@ -45,7 +60,7 @@ export class TrackedUploadStore extends UploadStore {
       settled: new Promise<void>((resolve) => (settle = resolve)),
     };
     this.#writes.add(write);
-    return run(counted(body, write)).finally(() => {
+    return run(counted(body, write, this.#garbage)).finally(() => {
       this.#writes.delete(write);
       settle();
     });
