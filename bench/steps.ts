@@ -40,6 +40,11 @@ const mbps = (bytes: number, seconds: number): number => bytes / 1e6 / seconds;
 const cpuSum = (c: CpuTime): number => c.user + c.system;
 /** Server CPU seconds per GB moved. */
 const cpuPerGB = (c: CpuTime, bytes: number): number => cpuSum(c) / (bytes / 1e9);
+/** Server CPU per GB of a push as a Sample's two CPU fields: all of it, and user time alone. */
+const cpuFields = (c: CpuTime, bytes: number) => ({
+  cpuPerUnit: cpuPerGB(c, bytes),
+  userCpuPerUnit: c.user / (bytes / 1e9),
+});
 
 function describePush(r: PushResult, cpu: CpuTime): string {
   return (
@@ -73,7 +78,7 @@ export function buildSteps(ctx: StepContext): Step[] {
         const value = mbps(r.bytes, r.seconds);
         if (want('mono')) {
           const detail = { ...r, mode: modes[reg.kind], cpu };
-          record('mono', reg.kind, { round, position, value, cpuPerUnit: cpuPerGB(cpu, r.bytes), detail });
+          record('mono', reg.kind, { round, position, value, ...cpuFields(cpu, r.bytes), detail });
         }
         if (want('rss'))
           record('rss', reg.kind, { round, position, value: peak.hwm / mib, detail: { ...peak } });
@@ -108,7 +113,7 @@ export function buildSteps(ctx: StepContext): Step[] {
         );
         const value = mbps(r.bytes, r.seconds);
         const detail = { ...r, cpu };
-        record('mono-put', reg.kind, { round, position, value, cpuPerUnit: cpuPerGB(cpu, r.bytes), detail });
+        record('mono-put', reg.kind, { round, position, value, ...cpuFields(cpu, r.bytes), detail });
         log(
           `round ${round + 1} ${reg.kind}: monolithic push (POST + PUT) ${value.toFixed(0)} MB/s, ${describePush(r, cpu)}`,
         );
@@ -125,7 +130,7 @@ export function buildSteps(ctx: StepContext): Step[] {
         );
         const value = mbps(r.bytes, r.seconds);
         const detail = { ...r, cpu };
-        record('chunked', reg.kind, { round, position, value, cpuPerUnit: cpuPerGB(cpu, r.bytes), detail });
+        record('chunked', reg.kind, { round, position, value, ...cpuFields(cpu, r.bytes), detail });
         log(
           `round ${round + 1} ${reg.kind}: chunked push ${value.toFixed(0)} MB/s (${r.requests} requests), ${describePush(r, cpu)}`,
         );
