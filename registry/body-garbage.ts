@@ -14,13 +14,19 @@ import { runInNewContext } from 'node:vm';
 export type MinorGc = () => void;
 
 /**
- * V8's own minor GC. `gc` exists only in contexts created after --expose-gc is set, hence the new context;
- * setting the flag at run time is the way Node's documentation shows for V8 flags.
+ * V8's own minor GC: the global `gc` of `--expose-gc`, one of the registry's Node flags (Dockerfile, `npm
+ * start`, the test harness). A process started without it sets the flag now and takes `gc` from a new context
+ * (the only contexts that get it). That changes V8's flag hash, so a module loaded afterwards misses a compile
+ * cache filled under the registry's flags; with the flag given at start, nothing changes at run time.
  */
 export function v8MinorGc(): MinorGc {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (options: { type: 'minor'; execution: 'sync' }) => void;
-  return () => gc({ type: 'minor', execution: 'sync' });
+  let gc = globalThis.gc;
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as NodeJS.GCFunction;
+  }
+  const collect = gc;
+  return () => collect({ type: 'minor', execution: 'sync' });
 }
 
 export class BodyGarbage {

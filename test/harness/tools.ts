@@ -48,11 +48,13 @@ export function requireRoot(what: string): void {
  * old-generation limit stops a push from starting a full mark-compact every ~16 MiB: V8 counts external memory
  * allocated since the last mark-compact (every body chunk is a new 64 KiB backing store) against the ~9 MiB of
  * old-generation slack left after start-up (bench/README.md, "The bimodal push explained"). 32 MiB was not
- * enough on a busy machine, where scavenges lag further behind.
+ * enough on a busy machine, where scavenges lag further behind. `--expose-gc` gives registry/body-garbage.ts
+ * V8's minor GC, which it runs every 8 MiB of upload body.
  */
 export const registryNodeFlags: readonly string[] = [
   '--max-semi-space-size=1',
   '--initial-old-space-size=64',
+  '--expose-gc',
 ];
 
 /**
