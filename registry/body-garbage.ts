@@ -3,7 +3,7 @@
 // dead. A streamed push allocates little else on the JS heap, so the 1 MiB new space (--max-semi-space-size=1)
 // filled only every ~20 MiB of body: that much dead body was part of every push's peak RSS, and glibc kept much
 // of it afterwards. A minor GC after every `interval` bytes of body, counted over all uploads of the process,
-// bounds it (bench/README.md, "Memory").
+// bounds it (bench/README.md, "Push peak memory").
 //
 // The interval must stay well above the disk write queue (4 MiB, filesystem.ts): a chunk still queued that
 // lives through two scavenges is promoted to the old space and waits for a full GC. Measured, 512 MiB pushes:

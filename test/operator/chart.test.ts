@@ -61,6 +61,16 @@ describe('image and chart agree', () => {
       dockerfile.includes(`exec node ${registryNodeFlags.join(' ')} /app/registry/cli.ts`),
       'berth-registry runs with the flags the registry bench and tests use',
     );
+    const scripts = (
+      JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts;
+    assert.equal(
+      scripts['start'],
+      `node ${registryNodeFlags.join(' ')} registry/cli.ts standalone`,
+      '`npm start` runs the registry with the same flags',
+    );
     const ignore = await readFile(path.join(repoRoot, '.dockerignore'), 'utf8');
     for (const copied of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const source of (copied[1] ?? '').split(' ')) {
