@@ -116,7 +116,9 @@ export class FilesystemDriver implements StorageDriver {
 
   private fullPath(path: string): string {
     checkPath(driverName, path);
-    return join(this.rootDirectory, path);
+    // A checked path is already normal (absolute, no `.`, `..` or empty segments) and the root is resolved, so
+    // joining is concatenation; path.join would normalise the whole string again on every read.
+    return this.rootDirectory === '/' ? path : this.rootDirectory + path;
   }
 
   async getContent(path: string): Promise<Buffer> {

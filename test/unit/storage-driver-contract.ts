@@ -432,7 +432,10 @@ export function storageDriverContract(label: string, factory: StorageDriverFacto
     });
 
     describe('path validation', () => {
-      const bad = ['../x', 'a//b', 'relative/path', '', '/a//b', '/a/../b', '/a/./b', '/a/', '/a b', '/a\\b'];
+      const bad = [
+        ...['../x', 'a//b', 'relative/path', '', '/a//b', '/a/../b', '/a/./b', '/a/', '/a b', '/a\\b'],
+        ...['/..', '/.', '/a/..', '/a/.', '/../a', '/a/%2e%2e/b', '/a\0b'],
+      ];
       const operations: [string, (path: string) => Promise<unknown>][] = [
         ['getContent', (p) => driver.getContent(p)],
         ['putContent', (p) => driver.putContent(p, Buffer.from('x'))],
@@ -457,6 +460,14 @@ export function storageDriverContract(label: string, factory: StorageDriverFacto
         }
         // Nothing was written or moved by the refused calls.
         assert.deepEqual(await driver.list('/'), ['/src']);
+      });
+
+      it('accepts names made of dots that are not . or ..', async () => {
+        for (const path of ['/...a', '/.a', '/a..b', '/..a/.b']) {
+          await driver.putContent(path, Buffer.from(path));
+          assert.equal((await driver.getContent(path)).toString(), path);
+          await driver.delete(path);
+        }
       });
     });
   });
