@@ -112,7 +112,13 @@ export class SmallFileReads {
       // One byte more than the limit: a full read means "larger", a short one is the whole file (a regular
       // file reads short only at its end).
       const length = readSync(fd, this.#scratch, 0, this.#scratch.length, 0);
-      return length > this.#limit ? null : Buffer.from(this.#scratch.subarray(0, length));
+      if (length > this.#limit) return null;
+      // A store of its own, not a slice of Buffer's shared 8 KiB pool: a pool slab lives as long as any of its
+      // ~100 links, under load it is promoted, and the slabs then piled up as external memory until the next
+      // full GC (34 MiB after 20 s of manifest GETs; bench/README.md, "Memory under manifest load").
+      const content = Buffer.allocUnsafeSlow(length);
+      this.#scratch.copy(content, 0, 0, length);
+      return content;
     } finally {
       closeSync(fd);
     }

@@ -44,6 +44,9 @@ test('each blocking read returns its own bytes, not a view of a shared buffer', 
   const first = await reads.read(link);
   await reads.read(other);
   assert.equal(first.toString(), 'sha256:' + 'a'.repeat(64));
+  // Nor a slice of Buffer's shared pool, whose slab would live as long as any link cut from it.
+  assert.equal(first.buffer.byteLength, first.length);
+  assert.equal(first.byteOffset, 0);
 });
 
 test('a missing file rejects with ENOENT, as through the pool', async () => {
