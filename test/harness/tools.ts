@@ -44,18 +44,13 @@ export function requireRoot(what: string): void {
 
 /**
  * The Node flags Berth's registry runs with (README, "Running the registry"): a 1 MiB young generation makes
- * V8 reclaim the request buffers of a large push promptly, which keeps peak RSS ~50 MiB lower. A 64 MiB initial
- * old-generation limit stops a push from starting a full mark-compact every ~16 MiB: V8 counts external memory
- * allocated since the last mark-compact (every body chunk is a new 64 KiB backing store) against the ~9 MiB of
- * old-generation slack left after start-up (bench/README.md, "The bimodal push explained"). 32 MiB was not
- * enough on a busy machine, where scavenges lag further behind. `--expose-gc` gives registry/body-garbage.ts
- * V8's minor GC, which it runs every 8 MiB of upload body.
+ * V8 reclaim the request buffers of a large push promptly, which keeps peak RSS ~50 MiB lower. `--expose-gc`
+ * gives registry/body-garbage.ts V8's minor GC, which it runs every 8 MiB of upload body; that also keeps the
+ * body's external memory below the old generation's slack, so a push no longer starts full mark-compacts and
+ * the 64 MiB initial old generation that used to prevent them is gone (bench/README.md, "The bimodal push
+ * explained" and "Memory under manifest load").
  */
-export const registryNodeFlags: readonly string[] = [
-  '--max-semi-space-size=1',
-  '--initial-old-space-size=64',
-  '--expose-gc',
-];
+export const registryNodeFlags: readonly string[] = ['--max-semi-space-size=1', '--expose-gc'];
 
 /**
  * The Node flags the operator image runs berth-operator with (Dockerfile). While many reconciles allocate at
