@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { repoRoot } from '../test/harness/tools.ts';
 
-/** What the bench can measure; `rss` is taken during the monolithic push. */
+/** What the bench can measure; `rss` is taken during the monolithic push, `rss-manifest` during the one-tag manifest GET. */
 export const metricNames = [
   'mono',
   'mono-put',
@@ -12,6 +12,7 @@ export const metricNames = [
   'manifest',
   'manifest-tags',
   'rss',
+  'rss-manifest',
 ] as const;
 export type MetricName = (typeof metricNames)[number];
 

@@ -167,6 +167,11 @@ async function main(argv: string[]): Promise<number> {
       `RSS when the push started (median): ${kinds.map((k) => `${kindLabels[k]} ${startRss(k)}`).join(', ')}; the rest of the peak is what the push added.`,
     );
   }
+  if (want('rss-manifest')) {
+    notes.push(
+      'Peak RSS under manifest load: VmHWM of the server, reset just before the one-tag manifest GET, over its warm-up and measured run.',
+    );
+  }
   notes.push(
     `Load average (1 min) before/after: ${loadBefore[0]?.toFixed(2)} / ${loadAfter[0]?.toFixed(2)}; wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   );

@@ -10,7 +10,7 @@ import type { BenchOptions, MetricName } from './options.ts';
 import { measureCpu, type CpuTime } from './proc.ts';
 import type { BenchRegistry } from './registries.ts';
 import type { Sample } from './report.ts';
-import { watchPeak } from './rss.ts';
+import { watchPeak, type PeakWatch } from './rss.ts';
 import type { LimitSample } from './limit-report.ts';
 import { measurePhysicalLimit } from './physical-limit.ts';
 
@@ -162,21 +162,39 @@ export function buildSteps(ctx: StepContext): Step[] {
     });
   }
   // Manifest GET under wrk, the same measurement for one tag and for many tags asked for in turn.
+  // With `peakMetric`, the server's peak RSS over the warm-up and the measured run is recorded too.
   const manifestGetStep = (
     metric: 'manifest' | 'manifest-tags',
     name: string,
     seed: (reg: BenchRegistry) => Promise<[SeededManifest, ...SeededManifest[]]>,
+    peakMetric?: 'rss-manifest',
   ): Step => ({
     name,
     async run(reg, round, position) {
       const manifests = await seed(reg);
-      const r = await measureManifestGet(reg.client, manifests, {
-        seconds: opts.wrkDuration,
-        warmupSeconds: opts.wrkWarmup,
-        connections: opts.connections,
-        threads: opts.wrkThreads,
-        pid: reg.pid,
-      });
+      const watch = peakMetric ? watchPeak(reg.pid) : undefined;
+      let r: Awaited<ReturnType<typeof measureManifestGet>>;
+      let peak: ReturnType<PeakWatch['stop']> | undefined;
+      try {
+        r = await measureManifestGet(reg.client, manifests, {
+          seconds: opts.wrkDuration,
+          warmupSeconds: opts.wrkWarmup,
+          connections: opts.connections,
+          threads: opts.wrkThreads,
+          pid: reg.pid,
+        });
+      } finally {
+        // Stopped on failure too: the sampler's timer would keep the process alive.
+        peak = watch?.stop();
+      }
+      if (peakMetric && peak) {
+        record(peakMetric, reg.kind, { round, position, value: peak.hwm / mib, detail: { ...peak } });
+        log(
+          `round ${round + 1} ${reg.kind}: peak RSS under manifest GET load ${(peak.hwm / mib).toFixed(0)} MiB ` +
+            `(at start ${(peak.start / mib).toFixed(0)} MiB)`,
+        );
+      }
+      if (!want(metric)) return;
       // CPU µs per request.
       const cpuPerUnit = (cpuSum(r.cpu) / r.requests) * 1e6;
       record(metric, reg.kind, { round, position, value: r.rps, cpuPerUnit, detail: { ...r } });
@@ -188,11 +206,14 @@ export function buildSteps(ctx: StepContext): Step[] {
       );
     },
   });
-  if (want('manifest')) {
+  if (want('manifest') || want('rss-manifest')) {
     steps.push(
-      manifestGetStep('manifest', 'manifest GET', async (reg) => [
-        await seedManifest(reg.client, 'bench/manifest', 'latest'),
-      ]),
+      manifestGetStep(
+        'manifest',
+        'manifest GET',
+        async (reg) => [await seedManifest(reg.client, 'bench/manifest', 'latest')],
+        want('rss-manifest') ? 'rss-manifest' : undefined,
+      ),
     );
   }
   if (want('manifest-tags')) {
