@@ -26,6 +26,8 @@ import { notificationsHealth, notificationsHealthRoute } from './notifications.t
 import { registryUsage, registryUsageRoute, repositoryUsage, repositoryUsagePattern } from './usage.ts';
 import { repositoryPathName } from './extension-paths.ts';
 import { createHttpMetrics, type HttpMetrics } from './metrics.ts';
+import { FilesystemDriver } from '../storage/filesystem.ts';
+import { registerSmallFileReadMetrics } from '../storage/small-file-read-metrics.ts';
 import { StorageHealthCheck } from './health.ts';
 import { defaultServerLimits, nodeServerOptions, type ServerLimits } from './server-limits.ts';
 import { noSchemaCompilers } from './no-schema-compilers.ts';
@@ -75,6 +77,9 @@ export interface RegistryApp {
 export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   const { services, logger } = options;
   const metrics = createHttpMetrics();
+  if (services.driver instanceof FilesystemDriver) {
+    registerSmallFileReadMetrics(metrics.registry, services.driver.smallFileReads);
+  }
   const health = new StorageHealthCheck(services.driver);
   const limits = { ...defaultServerLimits, ...options.limits };
   const serverOptions = nodeServerOptions(limits);

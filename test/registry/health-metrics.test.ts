@@ -30,6 +30,36 @@ describe('health and metrics', () => {
     );
     assert.match(text, /registry_http_in_flight_requests 1/);
   });
+
+  it("exports the filesystem driver's small-file reads: a GET by tag reads its two links", async () => {
+    const read = async (): Promise<{ blocking: number; pooled: number; pauses: number }> => {
+      const text = await (await fetch(`${registry.url}/metrics`)).text();
+      const value = (series: string): number => {
+        const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+        assert.ok(line, `no ${series} in /metrics`);
+        return Number(line.slice(series.length + 1));
+      };
+      return {
+        blocking: value('berth_storage_small_file_reads_total{mode="blocking"}'),
+        pooled: value('berth_storage_small_file_reads_total{mode="pooled"}'),
+        pauses: value('berth_storage_small_file_read_pauses_total'),
+      };
+    };
+    await pushImage(registry.url, 'metrics/links', 'v1', [Buffer.from('l')]);
+    const before = await read();
+    const res = await fetch(`${registry.url}/v2/metrics/links/manifests/v1`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    assert.equal(res.status, 200);
+    const after = await read();
+    assert.equal(
+      after.blocking + after.pooled,
+      before.blocking + before.pooled + 2,
+      'the tag and revision links',
+    );
+    // Blocking, unless a slow read on a loaded machine paused the blocking path (then it is counted).
+    if (after.pauses === 0) assert.equal(after.blocking, before.blocking + 2);
+  });
 });
 
 describe('health with a broken storage root', () => {
