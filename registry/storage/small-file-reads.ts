@@ -113,9 +113,9 @@ export class SmallFileReads {
       // file reads short only at its end).
       const length = readSync(fd, this.#scratch, 0, this.#scratch.length, 0);
       if (length > this.#limit) return null;
-      // A store of its own, not a slice of Buffer's shared 8 KiB pool: a pool slab lives as long as any of its
-      // ~100 links, under load it is promoted, and the slabs then piled up as external memory until the next
-      // full GC (34 MiB after 20 s of manifest GETs; bench/README.md, "Memory under manifest load").
+      // A store of its own, not a slice of Buffer's shared 8 KiB pool: a pool slab lives as long as any of the
+      // ~115 links cut from it, under load some are promoted, and they piled up as external memory until the
+      // next full GC (33 MiB after 20 s of manifest GETs; bench/README.md, "Memory under manifest load").
       const content = Buffer.allocUnsafeSlow(length);
       this.#scratch.copy(content, 0, 0, length);
       return content;
