@@ -59,3 +59,20 @@ export function watchPeak(pid: number, intervalMs = 20): PeakWatch {
     },
   };
 }
+
+export type Peak = ReturnType<PeakWatch['stop']>;
+
+/**
+ * Runs `work` under a peak watch of `pid`. The watch is stopped when the work fails too: its sampler's timer
+ * would otherwise keep this process alive.
+ */
+export async function withPeak<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peak: Peak }> {
+  const watch = watchPeak(pid);
+  try {
+    const result = await work();
+    return { result, peak: watch.stop() };
+  } catch (err) {
+    watch.stop();
+    throw err;
+  }
+}

@@ -10,7 +10,7 @@ import type { BenchOptions, MetricName } from './options.ts';
 import { measureCpu, type CpuTime } from './proc.ts';
 import type { BenchRegistry } from './registries.ts';
 import type { Sample } from './report.ts';
-import { watchPeak, type PeakWatch } from './rss.ts';
+import { withPeak } from './rss.ts';
 import type { LimitSample } from './limit-report.ts';
 import { measurePhysicalLimit } from './physical-limit.ts';
 
@@ -62,18 +62,11 @@ export function buildSteps(ctx: StepContext): Step[] {
     steps.push({
       name: 'monolithic push',
       async run(reg, round, position) {
-        const watch = watchPeak(reg.pid);
-        let measured: { result: PushResult; cpu: CpuTime };
-        try {
-          measured = await measureCpu(reg.pid, () =>
+        const { result: measured, peak } = await withPeak(reg.pid, () =>
+          measureCpu(reg.pid, () =>
             pushMonolithic(reg.client, 'bench/mono', monoBlob, modes[reg.kind] ?? 'put'),
-          );
-        } catch (err) {
-          // Stopped on failure too: the sampler's timer would keep the process alive.
-          watch.stop();
-          throw err;
-        }
-        const peak = watch.stop();
+          ),
+        );
         const { result: r, cpu } = measured;
         const value = mbps(r.bytes, r.seconds);
         if (want('mono')) {
@@ -172,21 +165,17 @@ export function buildSteps(ctx: StepContext): Step[] {
     name,
     async run(reg, round, position) {
       const manifests = await seed(reg);
-      const watch = peakMetric ? watchPeak(reg.pid) : undefined;
-      let r: Awaited<ReturnType<typeof measureManifestGet>>;
-      let peak: ReturnType<PeakWatch['stop']> | undefined;
-      try {
-        r = await measureManifestGet(reg.client, manifests, {
+      const measure = () =>
+        measureManifestGet(reg.client, manifests, {
           seconds: opts.wrkDuration,
           warmupSeconds: opts.wrkWarmup,
           connections: opts.connections,
           threads: opts.wrkThreads,
           pid: reg.pid,
         });
-      } finally {
-        // Stopped on failure too: the sampler's timer would keep the process alive.
-        peak = watch?.stop();
-      }
+      const { result: r, peak } = peakMetric
+        ? await withPeak(reg.pid, measure)
+        : { result: await measure(), peak: undefined };
       if (peakMetric && peak) {
         record(peakMetric, reg.kind, { round, position, value: peak.hwm / mib, detail: { ...peak } });
         log(
