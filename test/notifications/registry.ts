@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { parseConfig } from '../../registry/config/load.ts';
 import { buildRegistry, type Registry } from '../../registry/serve.ts';
 import { freePort } from '../harness/ports.ts';
+import { metricSample } from '../harness/prometheus.ts';
 import { waitFor } from '../harness/wait.ts';
 
 export interface NotifyingRegistry {
@@ -41,9 +42,7 @@ export async function startNotifyingRegistry(
     url,
     registry,
     async metric(sample) {
-      const body = await (await fetch(`${url}/metrics`)).text();
-      const line = body.split('\n').find((l) => l.startsWith(`${sample} `));
-      return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+      return metricSample(await (await fetch(`${url}/metrics`)).text(), sample) ?? 0;
     },
     async close() {
       await registry.close();

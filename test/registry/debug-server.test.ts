@@ -5,13 +5,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { startBerth } from '../harness/berth.ts';
 import { freePort } from '../harness/ports.ts';
+import { metricSample as sample } from '../harness/prometheus.ts';
 import type { RunningRegistry } from '../harness/registry.ts';
-
-/** The value of one sample line of a Prometheus text exposition, or undefined when absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 const baseRequests = 'registry_http_requests_total{method="GET",route="base",code="200"}';
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { rm, symlink } from 'node:fs/promises';
 import { startTestRegistry, type TestRegistry } from './server.ts';
 import { pushImage } from './client.ts';
+import { requireMetricSample } from '../harness/prometheus.ts';
 
 describe('health and metrics', () => {
   let registry: TestRegistry;
@@ -34,15 +35,10 @@ describe('health and metrics', () => {
   it("exports the filesystem driver's small-file reads: a GET by tag reads its two links", async () => {
     const read = async (): Promise<{ blocking: number; pooled: number; pauses: number }> => {
       const text = await (await fetch(`${registry.url}/metrics`)).text();
-      const value = (series: string): number => {
-        const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-        assert.ok(line, `no ${series} in /metrics`);
-        return Number(line.slice(series.length + 1));
-      };
       return {
-        blocking: value('berth_storage_small_file_reads_total{mode="blocking"}'),
-        pooled: value('berth_storage_small_file_reads_total{mode="pooled"}'),
-        pauses: value('berth_storage_small_file_read_pauses_total'),
+        blocking: requireMetricSample(text, 'berth_storage_small_file_reads_total{mode="blocking"}'),
+        pooled: requireMetricSample(text, 'berth_storage_small_file_reads_total{mode="pooled"}'),
+        pauses: requireMetricSample(text, 'berth_storage_small_file_read_pauses_total'),
       };
     };
     await pushImage(registry.url, 'metrics/links', 'v1', [Buffer.from('l')]);

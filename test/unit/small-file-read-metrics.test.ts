@@ -7,13 +7,8 @@ import { Registry } from 'prom-client';
 import { readWholeFile } from '../../registry/storage/read-whole-file.ts';
 import { SmallFileReads } from '../../registry/storage/small-file-reads.ts';
 import { registerSmallFileReadMetrics } from '../../registry/storage/small-file-read-metrics.ts';
+import { requireMetricSample as sample } from '../harness/prometheus.ts';
 import { makeTempDir } from '../harness/tmp.ts';
-
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  assert.ok(line, `no ${series} in:\n${text}`);
-  return Number(line.slice(series.length + 1));
-}
 
 test('blocking, pooled and paused reads are exported as they happen, scrape after scrape', async () => {
   const dir = await makeTempDir('small-read-metrics');

@@ -1,0 +1,15 @@
+// Reading single samples out of a Prometheus text exposition (what /metrics serves).
+import assert from 'node:assert/strict';
+
+/** The value of one sample line, e.g. `name{label="x"}`, or undefined when the exposition has none. */
+export function metricSample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** Like metricSample, but the series must be there: a missing one fails the test, naming it. */
+export function requireMetricSample(text: string, series: string): number {
+  const value = metricSample(text, series);
+  assert.ok(value !== undefined, `no ${series} in:\n${text}`);
+  return value;
+}
