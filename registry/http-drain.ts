@@ -2,13 +2,14 @@
 // then cut the rest and say which they were. New requests on kept-alive connections get 503 meanwhile (fastify's
 // return503OnClosing), and every response sent while closing says `Connection: close`, so a client's next
 // request opens a connection to a replica that is still serving instead of holding this one open.
-import type { IncomingMessage } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 
 interface InFlight {
   method: string;
-  path: string;
+  /** With the query string: the path is cut from it only for a request that is reported as cut. */
+  url: string;
   startedAt: number;
 }
 
@@ -43,27 +44,23 @@ function expiry(ms: number, signal: AbortSignal | undefined): { done: Promise<vo
 
 export class HttpDrain {
   readonly #app: FastifyInstance;
-  readonly #inFlight = new Map<IncomingMessage, InFlight>();
+  readonly #inFlight = new Map<ServerResponse, InFlight>();
   #closing = false;
 
-  /** Adds the hooks that track requests; call before the app is ready. */
+  /** Adds the hook that tracks requests; call before the app is ready. */
   constructor(app: FastifyInstance) {
     this.#app = app;
+    const inFlight = this.#inFlight;
+    // 'close' comes once per response: when it has been sent, or when the connection went away first. One
+    // shared listener rather than a closure per request: this hook runs on every request the registry serves.
+    function forget(this: ServerResponse): void {
+      inFlight.delete(this);
+    }
     app.addHook('onRequest', (request, reply, done) => {
-      const raw = request.raw;
-      const query = request.url.indexOf('?');
-      this.#inFlight.set(raw, {
-        method: request.method,
-        path: query === -1 ? request.url : request.url.slice(0, query),
-        startedAt: Date.now(),
-      });
-      // 'close' comes when the response has been sent and when the connection went away first.
-      reply.raw.once('close', () => this.#inFlight.delete(raw));
-      done();
-    });
-    app.addHook('onSend', (_request, reply, payload, done) => {
+      inFlight.set(reply.raw, { method: request.method, url: request.url, startedAt: Date.now() });
+      reply.raw.on('close', forget);
       if (this.#closing) reply.header('Connection', 'close');
-      done(null, payload);
+      done();
     });
   }
 
@@ -74,6 +71,11 @@ export class HttpDrain {
   /** Closes the app; resolves with the number of requests that were cut. */
   async close(options: DrainOptions): Promise<number> {
     this.#closing = true;
+    // Responses not yet started say `Connection: close` (node merges setHeader into fastify's writeHead);
+    // requests that arrive from now on get it in the hook.
+    for (const response of this.#inFlight.keys()) {
+      if (!response.headersSent) response.setHeader('Connection', 'close');
+    }
     const { log } = options;
     const waiting = this.#inFlight.size;
     if (!this.#app.server.listening) {
@@ -98,7 +100,7 @@ export class HttpDrain {
     const cut = [...this.#inFlight.values()];
     for (const request of cut) {
       log.warn(
-        { method: request.method, path: request.path, elapsedMs: now - request.startedAt },
+        { method: request.method, path: pathOf(request.url), elapsedMs: now - request.startedAt },
         'request cut by shutdown',
       );
     }
@@ -107,4 +109,9 @@ export class HttpDrain {
     await closed;
     return cut.length;
   }
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }

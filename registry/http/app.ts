@@ -104,6 +104,10 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
+  const extraHeaders = Object.entries(options.headers ?? {}).map(([name, values]): [string, string] => [
+    name,
+    values.join(', '),
+  ]);
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = process.hrtime.bigint();
     // Node caches the peer's address on first read; read after the client hung up it is undefined, and a
@@ -111,7 +115,7 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
     void request.socket.remoteAddress;
     metrics.inFlight.inc();
     reply.header(apiVersionHeader, 'registry/2.0');
-    for (const [name, values] of Object.entries(options.headers ?? {})) reply.header(name, values.join(', '));
+    for (const [name, value] of extraHeaders) reply.header(name, value);
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

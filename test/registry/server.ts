@@ -40,6 +40,8 @@ export async function startTestRegistry(
     usage?: { intervalMs: number; topRepositories?: number };
     /** Connection limits (short ones for the slow-client tests). */
     limits?: Partial<ServerLimits>;
+    /** Extra response headers, as `http.headers` in the config. */
+    headers?: Record<string, string[]>;
   } = {},
 ): Promise<TestRegistry> {
   // A caller may pass another instance's root: two replicas over one storage.
@@ -71,6 +73,7 @@ export async function startTestRegistry(
     services,
     logger,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.headers ? { headers: options.headers } : {}),
   });
   const usage = options.usage
     ? new UsageScanner({
