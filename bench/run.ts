@@ -148,6 +148,14 @@ async function main(argv: string[]): Promise<number> {
     `Same config overlay for all: \`${JSON.stringify(sharedConfig)}\`; Distribution v3.1 runs with OTEL_TRACES_EXPORTER=none (its default exports traces to localhost:4318).`,
   ];
   const notes: string[] = [];
+  // Each registry's RSS when a peak watch began (median over rounds): its footprint before the step's work.
+  const startRss = (metric: 'rss' | 'rss-manifest'): string =>
+    kinds
+      .map((k) => {
+        const values = (samples[metric]?.[k] ?? []).map((x) => Number(x.detail?.['start']) / mib);
+        return `${kindLabels[k]} ${median(values).toFixed(0)} MiB`;
+      })
+      .join(', ');
   if (want('mono') || want('rss')) {
     const m = (k: RegistryKind): string =>
       modes[k] === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body';
@@ -159,17 +167,16 @@ async function main(argv: string[]): Promise<number> {
     notes.push(
       'Peak RSS: VmHWM of the server process (checked to be the registry binary itself), reset through /proc/PID/clear_refs just before the push; the target is judged on the worst round.',
     );
-    const startRss = (kind: RegistryKind): string => {
-      const values = (samples.rss?.[kind] ?? []).map((x) => Number(x.detail?.['start']) / mib);
-      return `${median(values).toFixed(0)} MiB`;
-    };
     notes.push(
-      `RSS when the push started (median): ${kinds.map((k) => `${kindLabels[k]} ${startRss(k)}`).join(', ')}; the rest of the peak is what the push added.`,
+      `RSS when the push started (median): ${startRss('rss')}; the rest of the peak is what the push added.`,
     );
   }
   if (want('rss-manifest')) {
     notes.push(
       'Peak RSS under manifest load: VmHWM of the server, reset just before the one-tag manifest GET, over its warm-up and measured run.',
+    );
+    notes.push(
+      `RSS when the manifest load started (median): ${startRss('rss-manifest')}; in a run that pushes first, this is what the pushes left.`,
     );
   }
   notes.push(

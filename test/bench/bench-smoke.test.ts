@@ -69,6 +69,18 @@ describe('bench --quick', { timeout: 120_000 }, () => {
     }
   });
 
+  it("states each registry's RSS when the push and the manifest load began", () => {
+    for (const step of ['push', 'manifest load']) {
+      const note = markdown
+        .split('\n')
+        .find((line) => line.startsWith(`- RSS when the ${step} started (median):`));
+      assert.ok(note, `no note on the RSS when the ${step} started in:\n${markdown}`);
+      for (const label of ['Distribution 2.8', 'Distribution v3.1', 'Berth']) {
+        assert.match(note, new RegExp(`${label} \\d+ MiB`), `${step}: ${label} missing or not a number`);
+      }
+    }
+  });
+
   it('keeps the raw samples in the JSON file', () => {
     for (const metric of ['mono', 'chunked', 'pull', 'manifest', 'manifest-tags', 'rss', 'rss-manifest']) {
       const row = json.summary.find((r) => r.metric === metric);
