@@ -6,6 +6,7 @@ import { startBerth } from '../test/harness/berth.ts';
 import { startDistribution } from '../test/harness/distribution.ts';
 import type { ConfigObject, RegistryKind, RunningRegistry } from '../test/harness/registry.ts';
 import { BenchClient } from './http-client.ts';
+import { registryPodOldSpaceMiB } from '../operator/render/children/registry-resources.ts';
 
 export const kinds = ['distribution', 'distribution-v3', 'berth'] as const satisfies readonly RegistryKind[];
 /** The references Berth is compared with, oldest first. */
@@ -39,6 +40,15 @@ export const sharedConfig: ConfigObject = {
   storage: { cache: { blobdescriptor: 'inmemory' } },
 };
 
+/**
+ * Berth's heap limit in its pod. Node sizes V8's heap from the container's memory limit (the operator's default
+ * 1 GiB gives a 515 MiB heap limit, measured in a memory cgroup), and V8 grows the old generation by a larger
+ * factor when the limit is large. The bench host has no limit (a 4099 MiB heap on 24 GiB), so without this
+ * flag the bench would measure a garbage collector tuned for a machine the registry never runs on. The
+ * references are Go programs, which ignore the limit unless GOMEMLIMIT is set.
+ */
+export const berthPodHeapFlag = `--max-old-space-size=${String(registryPodOldSpaceMiB)}`;
+
 export interface BenchRegistry<K extends RegistryKind = RegistryKind> {
   kind: K;
   running: RunningRegistry;
@@ -61,9 +71,10 @@ export async function startRegistry(kind: RegistryKind, opts: StartOptions = {})
       ? await startBerth({
           config: sharedConfig,
           env: {
-            ...(opts.profileDir === undefined
-              ? {}
-              : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` }),
+            NODE_OPTIONS: [
+              berthPodHeapFlag,
+              ...(opts.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`]),
+            ].join(' '),
             ...(opts.compileCacheDir === undefined ? {} : { NODE_COMPILE_CACHE: opts.compileCacheDir }),
           },
         })

@@ -13,7 +13,15 @@ import { requireTool, tools } from '../test/harness/tools.ts';
 import { writeBlobFile, type BlobFile } from './blob-file.ts';
 import { detectMonolithicMode, type MonolithicMode } from './blob-push.ts';
 import { parseOptions, usage, type BenchOptions, type MetricName } from './options.ts';
-import { kindLabels, kinds, rotate, sharedConfig, startRegistry, type BenchRegistry } from './registries.ts';
+import {
+  berthPodHeapFlag,
+  kindLabels,
+  kinds,
+  rotate,
+  sharedConfig,
+  startRegistry,
+  type BenchRegistry,
+} from './registries.ts';
 import {
   markdown,
   median,
@@ -145,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
     `Manifest GET: wrk, ${opts.connections} connections, ${opts.wrkThreads} thread${opts.wrkThreads > 1 ? 's' : ''}, ${opts.wrkDuration} s measured after a ${opts.wrkWarmup} s warm-up, by tag with \`Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json\`: one tag for all connections (a tag every client pulls at once, as in a rollout), and with manifest-tags ${opts.manifestTags} tags of distinct manifests asked for in turn.`,
     'Cells: median (min–max) over rounds; ratios: Berth/reference of the medians (range of the per-round ratios). MB = 10⁶ bytes.',
     "Berth runs with the image's pre-filled Node compile cache (test/harness/compile-cache.ts), as its pods do.",
+    `Berth runs with \`${berthPodHeapFlag}\`: the heap limit Node sets under its pod's default memory limit (test/bench/pod-heap.test.ts); this host has none.`,
     `Same config overlay for all: \`${JSON.stringify(sharedConfig)}\`; Distribution v3.1 runs with OTEL_TRACES_EXPORTER=none (its default exports traces to localhost:4318).`,
   ];
   const notes: string[] = [];

@@ -18,8 +18,7 @@ import {
   workloadsIn,
 } from '../workload.ts';
 import { dataClaimName } from './data-claim.ts';
-
-const defaultResources = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } };
+import { registryDefaultResources } from './registry-resources.ts';
 
 /** Env var name for a notification header value (REGISTRY_NOTIFICATIONS_ENDPOINTS_<i>_HEADERS_<name>_0). */
 function headerEnvName(index: number, header: string): string {
@@ -107,6 +106,6 @@ function build(ctx: RenderContext, chart: Chart): kplus.Deployment {
 
 export const registryDeployment: ChildBuilder = (ctx) => {
   const deployment = synthesize(ctx.registry, (chart) => build(ctx, chart));
-  finishDeployment(deployment, ctx.registry.spec, defaultResources);
+  finishDeployment(deployment, ctx.registry.spec, registryDefaultResources);
   return finishChild(ctx.registry, deployment, 'registry');
 };
