@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { requestPath } from './http/routes.ts';
 
 interface InFlight {
   method: string;
@@ -100,7 +101,7 @@ export class HttpDrain {
     const cut = [...this.#inFlight.values()];
     for (const request of cut) {
       log.warn(
-        { method: request.method, path: pathOf(request.url), elapsedMs: now - request.startedAt },
+        { method: request.method, path: requestPath(request.url), elapsedMs: now - request.startedAt },
         'request cut by shutdown',
       );
     }
@@ -109,9 +110,4 @@ export class HttpDrain {
     await closed;
     return cut.length;
   }
-}
-
-function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }

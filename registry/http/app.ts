@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { RegistryError, isRegistryError } from '../errors.ts';
 import { checkName } from '../names.ts';
 import type { AccessRequest, AuthRequestInfo } from '../auth/types.ts';
-import { matchRoute, allowedMethods, type Route, type RouteKind } from './routes.ts';
+import { matchRoute, allowedMethods, requestPath, type Route, type RouteKind } from './routes.ts';
 import { requiredAccess, writeMethods } from './access.ts';
 import type { Handler, Services } from './context.ts';
 import { deleteBlob, getBlob } from './blobs.ts';
@@ -134,9 +134,7 @@ export function buildRegistryApp(options: RegistryAppOptions): RegistryApp {
   });
 
   const dispatch = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const query = request.url.indexOf('?');
-    const path = query === -1 ? request.url : request.url.slice(0, query);
-    const route = matchRoute(path);
+    const route = matchRoute(requestPath(request.url));
     if (!route) {
       reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send(notFoundBody);
       return;

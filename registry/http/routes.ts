@@ -29,6 +29,12 @@ const patterns: [RegExp, (m: RegExpExecArray) => Route][] = [
   [/^\/v2\/(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: 'referrers', name: g(m, 1), digest: g(m, 2) })],
 ];
 
+/** A request URL without its query string. */
+export function requestPath(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /** Matches a request path (without query string). Returns null for paths that are no registry route. */
 export function matchRoute(path: string): Route | null {
   let decoded: string;
