@@ -6,7 +6,7 @@ import { startBerth } from '../test/harness/berth.ts';
 import { startDistribution } from '../test/harness/distribution.ts';
 import type { ConfigObject, RegistryKind, RunningRegistry } from '../test/harness/registry.ts';
 import { BenchClient } from './http-client.ts';
-import { registryPodOldSpaceMiB } from '../operator/render/children/registry-resources.ts';
+import { registryMemoryLimitMiB } from '../operator/render/children/registry-resources.ts';
 
 export const kinds = ['distribution', 'distribution-v3', 'berth'] as const satisfies readonly RegistryKind[];
 /** The references Berth is compared with, oldest first. */
@@ -41,13 +41,13 @@ export const sharedConfig: ConfigObject = {
 };
 
 /**
- * Berth's heap limit in its pod. Node sizes V8's heap from the container's memory limit (the operator's default
- * 1 GiB gives a 515 MiB heap limit, measured in a memory cgroup), and V8 grows the old generation by a larger
+ * Berth's heap limit in its pod. Node sizes V8's heap from the container's memory limit, half of it for the old
+ * generation (the operator's default 1 GiB gives a 515 MiB heap limit, measured in a memory cgroup), and V8 grows the old generation by a larger
  * factor when the limit is large. The bench host has no limit (a 4099 MiB heap on 24 GiB), so without this
  * flag the bench would measure a garbage collector tuned for a machine the registry never runs on. The
  * references are Go programs, which ignore the limit unless GOMEMLIMIT is set.
  */
-export const berthPodHeapFlag = `--max-old-space-size=${String(registryPodOldSpaceMiB)}`;
+export const berthPodHeapFlag = `--max-old-space-size=${String(registryMemoryLimitMiB / 2)}`;
 
 export interface BenchRegistry<K extends RegistryKind = RegistryKind> {
   kind: K;

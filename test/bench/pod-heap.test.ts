@@ -15,19 +15,28 @@ const printHeapLimit = "console.log(require('node:v8').getHeapStatistics().heap_
 /** A memory cgroup of its own with a limit: cgroup v1's memory hierarchy, or v2's unified one. */
 async function memoryCgroup(limitBytes: number): Promise<{ procs: string; remove: () => Promise<void> }> {
   const hierarchies = await cgroupHierarchies();
-  const name = `berth-pod-heap-${String(process.pid)}`;
-  if (hierarchies.includes('memory')) {
-    const dir = path.join('/sys/fs/cgroup/memory', name);
-    await mkdir(dir);
-    await writeFile(path.join(dir, 'memory.limit_in_bytes'), String(limitBytes));
-    return { procs: path.join(dir, 'cgroup.procs'), remove: () => rmdir(dir) };
-  }
-  const root = hierarchies.includes('unified') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
-  await access(path.join(root, 'cgroup.controllers'));
-  const dir = path.join(root, name);
+  const v1 = hierarchies.includes('memory');
+  const root = v1
+    ? '/sys/fs/cgroup/memory'
+    : hierarchies.includes('unified')
+      ? '/sys/fs/cgroup/unified'
+      : '/sys/fs/cgroup';
+  if (!v1) await access(path.join(root, 'cgroup.controllers'));
+  const dir = path.join(root, `berth-pod-heap-${String(process.pid)}`);
   await mkdir(dir);
-  await writeFile(path.join(dir, 'memory.max'), String(limitBytes));
-  return { procs: path.join(dir, 'cgroup.procs'), remove: () => rmdir(dir) };
+  const remove = () => rmdir(dir);
+  try {
+    await writeFile(path.join(dir, v1 ? 'memory.limit_in_bytes' : 'memory.max'), String(limitBytes));
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return { procs: path.join(dir, 'cgroup.procs'), remove };
+}
+
+/** The heap limit node prints when started as `command` (node and its flags). */
+async function heapLimit(command: string, args: readonly string[]): Promise<number> {
+  return Number((await exec(command, [...args, '-e', printHeapLimit])).stdout.trim());
 }
 
 describe('Berth’s heap in the bench is its heap in a pod', () => {
@@ -38,23 +47,18 @@ describe('Berth’s heap in the bench is its heap in a pod', () => {
     let inPod: number;
     try {
       // The shell joins the cgroup, then becomes node: V8 sizes its heap at start-up, so it must start inside.
-      const { stdout } = await exec('sh', [
+      inPod = await heapLimit('sh', [
         '-c',
         `echo $$ > ${cgroup.procs} && exec "$@"`,
         'sh',
         node,
         ...registryNodeFlags,
-        '-e',
-        printHeapLimit,
       ]);
-      inPod = Number(stdout.trim());
     } finally {
       await cgroup.remove();
     }
-    const flagged = Number(
-      (await exec(node, [...registryNodeFlags, berthPodHeapFlag, '-e', printHeapLimit])).stdout.trim(),
-    );
-    const unlimited = Number((await exec(node, [...registryNodeFlags, '-e', printHeapLimit])).stdout.trim());
+    const flagged = await heapLimit(node, [...registryNodeFlags, berthPodHeapFlag]);
+    const unlimited = await heapLimit(node, registryNodeFlags);
     assert.ok(inPod > 0, `no heap limit printed in the cgroup (${String(inPod)})`);
     assert.equal(
       flagged,
