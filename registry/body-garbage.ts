@@ -5,9 +5,12 @@
 // of it afterwards. A minor GC after every `interval` bytes of body, counted over all uploads of the process,
 // bounds it (bench/README.md, "Push peak memory").
 //
-// The interval must stay well above the disk write queue (4 MiB, filesystem.ts): a chunk still queued that
-// lives through two scavenges is promoted to the old space and waits for a full GC. Measured, 512 MiB pushes:
-// peak RSS 113–114 MiB without, 102 with 4 MiB, 106 with 8 MiB, 148 with 2 MiB (the promotion case).
+// The interval must stay well above what the filesystem writer holds (up to 2 MiB: its 1 MiB queue and a write
+// in flight): a chunk still queued that lives through two scavenges is promoted to the old space and waits for
+// a full GC. It must also stay small: V8 counts the dead chunks, until a scavenge frees them, against the old
+// generation's limit, which in a pod leaves ~9 MiB of slack (bench/README.md, "Push in a pod"). Measured
+// with the pod's heap, three 512 MiB pushes: 72–74 mark-compacts with 8 MiB and a 4 MiB writer queue, 2 with
+// 4 MiB and a 1 MiB queue.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -36,7 +39,7 @@ export class BodyGarbage {
   collections = 0;
 
   constructor(options: { interval?: number; collect?: MinorGc } = {}) {
-    this.#interval = options.interval ?? 8 << 20;
+    this.#interval = options.interval ?? 4 << 20;
     this.#collect = options.collect ?? v8MinorGc();
   }
 

@@ -65,7 +65,14 @@ const scratchDirName = `${tempPrefix}scratch`;
 const scratchMaxAgeMs = 60 * 60 * 1000;
 // Large buffers keep syscall counts low when streaming multi-GiB blobs.
 const readChunkSize = 1 << 20;
-const writeBufferSize = 4 << 20;
+/**
+ * How much of an upload body the writer queues before the client waits. Up to twice this is live at once (a
+ * writev in flight, the next batch queued), and V8 counts every body Buffer allocated since its last
+ * mark-compact against the old generation's limit. With 4 MiB, a push in a pod (a 512 MiB heap, so a ~1.4×
+ * growing factor) crossed that limit every ~100 ms: 24 mark-compacts per 512 MiB push. Pushes with 1 MiB
+ * measured faster, not slower (bench/README.md, "Push in a pod: body Buffers count against the old generation").
+ */
+const writeBufferSize = 1 << 20;
 /** How often a streaming writer asks the disk to catch up (see FilesystemFileWriter.syncInBackground). */
 const backgroundSyncBytes = 32 << 20;
 

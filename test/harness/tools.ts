@@ -45,10 +45,11 @@ export function requireRoot(what: string): void {
 /**
  * The Node flags Berth's registry runs with (README, "Running the registry"): a 1 MiB young generation makes
  * V8 reclaim the request buffers of a large push promptly, which keeps peak RSS ~50 MiB lower. `--expose-gc`
- * gives registry/body-garbage.ts V8's minor GC, which it runs every 8 MiB of upload body; that also keeps the
- * body's external memory below the old generation's slack, so a push no longer starts full mark-compacts and
- * the 64 MiB initial old generation that used to prevent them is gone (bench/README.md, "The bimodal push
- * explained" and "Memory under manifest load").
+ * gives registry/body-garbage.ts V8's minor GC, which it runs every 4 MiB of upload body; with the filesystem
+ * writer's 1 MiB queue that keeps the body's external memory below the old generation's slack, even under a
+ * pod's heap limit, so a push starts no full mark-compacts, and the 64 MiB initial old generation that used to
+ * prevent them is gone (bench/README.md, "The bimodal push explained", "Memory under manifest load" and "Push
+ * in a pod: body Buffers count against the old generation").
  */
 export const registryNodeFlags: readonly string[] = ['--max-semi-space-size=1', '--expose-gc'];
 
