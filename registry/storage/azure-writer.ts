@@ -208,6 +208,7 @@ export class AzureFileWriter implements FileWriter {
     };
     const done: Promise<void> = stage().then(
       () => {
+        this.buffer.reuse(body);
         this.inflight.delete(done);
       },
       (err: unknown) => {

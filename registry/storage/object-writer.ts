@@ -11,6 +11,12 @@ export class ChunkBuffer {
   private readonly chunkSize: number;
   private buffer: Buffer = Buffer.alloc(0);
   private buffered = 0;
+  /**
+   * Whole chunks already sent, given back for the next ones. A fresh `chunksize` Buffer per part is external
+   * memory that V8 adds to the old generation when it checks its limit: every part or two of a push started a
+   * mark-compact, and the sent parts waited for one to be freed.
+   */
+  private readonly spare: Buffer[] = [];
 
   constructor(chunkSize: number) {
     this.chunkSize = chunkSize;
@@ -50,15 +56,26 @@ export class ChunkBuffer {
    */
   take(last: boolean): Buffer {
     const bytes = this.bytes();
-    this.buffer = last ? Buffer.alloc(0) : Buffer.allocUnsafe(this.chunkSize);
+    this.buffer = last ? Buffer.alloc(0) : (this.spare.pop() ?? Buffer.allocUnsafe(this.chunkSize));
     this.buffered = 0;
     return bytes;
+  }
+
+  /**
+   * Gives back what `take` handed over, once nothing reads it any more (its upload succeeded), so a later
+   * chunk fills the same memory. Only a whole chunk is kept; anything else is left to the garbage collector.
+   */
+  reuse(sent: Buffer): void {
+    if (sent.byteOffset !== 0 || sent.byteLength !== this.chunkSize) return;
+    if (sent.buffer.byteLength !== this.chunkSize || this.spare.some((b) => b.buffer === sent.buffer)) return;
+    this.spare.push(sent);
   }
 
   /** Drops the buffered bytes and their memory. */
   release(): void {
     this.buffer = Buffer.alloc(0);
     this.buffered = 0;
+    this.spare.length = 0;
   }
 
   private reserve(bytes: number): void {

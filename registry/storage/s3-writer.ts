@@ -207,7 +207,10 @@ export class S3FileWriter implements FileWriter {
             ContentLength: body.byteLength,
           }),
         )
-        .then((res) => res.ETag),
+        .then((res) => {
+          this.buffer.reuse(body);
+          return res.ETag;
+        }),
     );
   }
 
