@@ -17,7 +17,7 @@ import { startDistribution } from '../test/harness/distribution.ts';
 import type { Minio } from '../test/harness/minio.ts';
 import type { ConfigObject, RegistryKind } from '../test/harness/registry.ts';
 import { BenchClient } from './http-client.ts';
-import { sharedConfig, type BenchRegistry } from './registries.ts';
+import { berthPodHeapFlag, sharedConfig, type BenchRegistry } from './registries.ts';
 
 /** Both registries keep their tree under this prefix of their bucket. */
 export const rootDirectory = '/registry';
@@ -76,7 +76,7 @@ export async function startS3Registry<K extends RegistryKind>(
   const config = s3Config(minio, bucket, redirectDisabled);
   const running =
     kind === 'berth'
-      ? await startBerth({ config, env: { ...s3Env, ...berthEnv } })
+      ? await startBerth({ config, env: { ...s3Env, NODE_OPTIONS: berthPodHeapFlag, ...berthEnv } })
       : await startDistribution({ config, env: s3Env, version: kind === 'distribution-v3' ? 3 : 2 });
   const client = new BenchClient(running.url);
   const pid = running.process.pid;

@@ -21,6 +21,7 @@ import { pullBlob, verifyPull } from './blob-pull.ts';
 import { detectMonolithicMode, pushMonolithic, type MonolithicMode } from './blob-push.ts';
 import { measureCpu } from './proc.ts';
 import {
+  berthPodHeapFlag,
   kindLabels,
   kinds,
   references,
@@ -471,6 +472,7 @@ async function main(argv: string[]): Promise<void> {
     `- Blob: ${opts.blobSize / mib} MiB of random bytes streamed from a file over node:http keep-alive. Monolithic push: Berth ${state.modes.berth === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest='}, Distribution 2.8 ${state.modes.distribution === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body (2.8 ignores a POST body)'}, v3.1 ${state.modes['distribution-v3'] === 'post' ? 'POST ?digest= with the body' : 'POST, then PUT ?digest= with the body'}; a fresh bucket per round.`,
     "- Pull, redirect on (every registry's default on S3): the registry answers 307 with a presigned MinIO URL, curl follows it; the bytes come from MinIO, so this mostly measures MinIO plus the time to the 307. Pull, redirect disabled (`storage.redirect.disable: true`, registries restarted): the registry streams the bytes from MinIO. Both timed with curl (time_total), body discarded; content verified against the digest in a separate untimed pull.",
     `- GC: ${c ? `${c.manifests} manifests, ${c.blobs} blobs, ${c.objects} objects in ${c.repos} repositories` : 'corpus'}, written straight into a bucket in Distribution's layout with the S3 SDK; each collector runs as its own process (Berth as the image runs it: \`node ${registryNodeFlags.join(' ')} registry/cli.ts garbage-collect -q [-m] CONFIG\`; \`docker-registry garbage-collect [-m] CONFIG\`; \`distribution-v3 garbage-collect [-m] CONFIG\`) on its own server-side copy; wall time and peak RSS from GNU time.`,
+    `- The Berth server runs with \`${berthPodHeapFlag}\`: the heap limit Node sets under its pod's default memory limit (bench/README.md, "The pod's heap limit"); this host has none.`,
     `- ${opts.rounds} transfer round${opts.rounds > 1 ? 's' : ''}, ${opts.gcRounds} GC round${opts.gcRounds > 1 ? 's' : ''} per mode; which registry goes first rotates per round and per step. Cells: medians; ratio: of the medians (range of the per-round ratios). MB = 10⁶ bytes.`,
   ];
   const gcRss = (metric: S3Metric, kind: RegistryKind): number =>
