@@ -41,11 +41,11 @@ export const sharedConfig: ConfigObject = {
 };
 
 /**
- * Berth's heap limit in its pod. Node sizes V8's heap from the container's memory limit, half of it for the old
- * generation (the operator's default 1 GiB gives a 515 MiB heap limit, measured in a memory cgroup), and V8 grows the old generation by a larger
- * factor when the limit is large. The bench host has no limit (a 4099 MiB heap on 24 GiB), so without this
- * flag the bench would measure a garbage collector tuned for a machine the registry never runs on. The
- * references are Go programs, which ignore the limit unless GOMEMLIMIT is set.
+ * Berth's heap limit in its pod. Node sizes V8's heap from the container's memory limit, half of it for the
+ * old generation (the operator's default 1 GiB gives a 515 MiB heap limit, measured in a memory cgroup), and
+ * V8 grows the old generation by a larger factor when the limit is large. The bench host has no limit (a 4099
+ * MiB heap on 24 GiB), so without this flag the bench would measure a garbage collector tuned for a machine
+ * the registry never runs on. The references are Go programs, which ignore the limit unless GOMEMLIMIT is set.
  */
 export const berthPodHeapFlag = `--max-old-space-size=${String(registryMemoryLimitMiB / 2)}`;
 
