@@ -12,6 +12,8 @@ export interface GcsTarget {
   readonly bucket: Bucket;
   /** Resumable-upload chunk size (`chunksize`), a multiple of 256 KiB. */
   readonly chunkSize: number;
+  /** Headers that authorize a request to `url` (none for an emulator, as the library sends none there). */
+  requestHeaders(url: string): Promise<Record<string, string>>;
 }
 
 interface ErrorShape {

@@ -12,7 +12,9 @@
 //   key with `ifGenerationMatch` on that generation, and deletes the component. A concurrent change to the key
 //   fails the session instead of being lost. Until a session publishes, the previous object stays intact.
 // - New bytes are buffered up to `chunksize`; a session that writes no more goes up in one simple upload, a
-//   larger one streams through a resumable upload in `chunksize` requests (memory stays at about one chunk).
+//   larger one goes up as a resumable upload, one `chunksize` request per chunk (gcs-resumable.ts). One chunk
+//   is sent while the next fills; once GCS has the first, the third fills its memory. So a session holds two
+//   chunks and allocates no more after its second, whatever its size.
 // - A session that writes nothing leaves an existing object as it is (the usual final PUT of an upload whose
 //   data came in one PATCH).
 //
@@ -21,9 +23,6 @@
 // was written): an upload sent as more than about a thousand PATCH requests fails there. Docker, skopeo and
 // podman send one or a few.
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { FileWriter, StorageDriverError } from './driver.ts';
 import {
   contentType,
@@ -34,6 +33,7 @@ import {
   isPreconditionFailed,
   type GcsTarget,
 } from './gcs-common.ts';
+import { GcsResumableUpload } from './gcs-resumable.ts';
 import { ChunkBuffer, WriterState, changedWhileAppending } from './object-writer.ts';
 
 /** What the writer found at its key when it was opened. */
@@ -53,10 +53,12 @@ export class GcsFileWriter implements FileWriter {
   /** Where this session's bytes go: the key itself, or a component composed onto it. */
   private readonly destination: string;
   private written = 0;
-  /** The session's bytes while they fit in one chunk (then they go to the resumable upload). */
+  /** The chunk being filled (the whole session while it fits in one). */
   private readonly buffer: ChunkBuffer;
-  private stream: Writable | undefined;
-  private streamDone: Promise<void> | undefined;
+  /** The resumable upload, once the session outgrew one chunk. */
+  private upload: GcsResumableUpload | undefined;
+  /** The chunk on its way to GCS, and its send. */
+  private inFlight: { chunk: Buffer; sent: Promise<void> } | undefined;
   private error: unknown;
   private readonly state: WriterState;
 
@@ -85,20 +87,21 @@ export class GcsFileWriter implements FileWriter {
     this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
     if (chunk.byteLength === 0) return;
+    if (this.upload === undefined && chunk.byteLength > this.buffer.room) {
+      // More than one chunk in this session: it goes up as a resumable upload.
+      try {
+        this.upload = await this.startUpload();
+      } catch (err) {
+        this.error ??= err;
+        throw this.failure('write');
+      }
+    }
     this.written += chunk.byteLength;
-    if (this.stream !== undefined) {
-      await this.send(Buffer.from(chunk));
-      return;
+    // The bytes are copied into the chunk: the caller may reuse `chunk` once this resolves.
+    for (let offset = 0; offset < chunk.byteLength;) {
+      offset += this.buffer.fill(chunk, offset);
+      if (this.buffer.full && this.upload !== undefined) await this.sendFullChunk();
     }
-    if (chunk.byteLength <= this.buffer.room) {
-      this.buffer.fill(chunk);
-      return;
-    }
-    // More than one chunk in this session: switch to a resumable upload, starting with what is buffered.
-    this.openStream();
-    const pending = this.buffer.take(true);
-    if (pending.byteLength > 0) await this.send(pending);
-    await this.send(Buffer.from(chunk));
   }
 
   close(): Promise<void> {
@@ -111,8 +114,8 @@ export class GcsFileWriter implements FileWriter {
 
   async cancel(): Promise<void> {
     if (!this.state.beginCancel()) return;
+    await this.abortUpload();
     this.buffer.release();
-    await this.abortStream();
     const names = this.destination === this.key ? [this.key] : [this.destination, this.key];
     for (const name of names) {
       try {
@@ -129,7 +132,7 @@ export class GcsFileWriter implements FileWriter {
       if (this.error !== undefined) throw this.failure('write');
       await this.publish();
     } catch (err) {
-      await this.abortStream();
+      await this.abortUpload();
       if (this.base) await this.deleteComponent();
       throw driverError(this.path, next === 'committed' ? 'commit' : 'close', this.wrap(err));
     } finally {
@@ -141,11 +144,9 @@ export class GcsFileWriter implements FileWriter {
   private async publish(): Promise<void> {
     const { bucket } = this.target;
     if (this.written === 0 && !this.mustPublish) return;
-    if (this.stream !== undefined) {
-      const stream = this.stream;
-      stream.end();
-      await this.streamDone;
-      this.stream = undefined;
+    if (this.upload !== undefined) {
+      await this.settleInFlight();
+      await this.upload.send(this.buffer.take(true), this.written);
     } else {
       await bucket.file(this.destination).save(this.buffer.bytes(), {
         resumable: false,
@@ -173,47 +174,48 @@ export class GcsFileWriter implements FileWriter {
     }
   }
 
-  private openStream(): void {
-    const stream = this.target.bucket.file(this.destination).createWriteStream({
-      resumable: true,
-      chunkSize: this.target.chunkSize,
-      validation: false,
+  private async startUpload(): Promise<GcsResumableUpload> {
+    const [uri] = await this.target.bucket.file(this.destination).createResumableUpload({
       metadata: { contentType },
     });
-    this.stream = stream;
-    this.streamDone = finished(stream);
-    // Recorded for the next write or close; finished() rejects with it too.
-    stream.on('error', (err: unknown) => {
+    return new GcsResumableUpload({ uri, headers: () => this.target.requestHeaders(uri) });
+  }
+
+  /** Starts sending the full chunk, once the one before it is at GCS (its memory then fills next). */
+  private async sendFullChunk(): Promise<void> {
+    const upload = this.upload;
+    if (upload === undefined) throw new Error('no resumable upload');
+    await this.settleInFlight();
+    const chunk = this.buffer.take(false);
+    const sent = upload.send(chunk);
+    // Awaited by the next chunk or the close; recorded there.
+    sent.catch(() => undefined);
+    this.inFlight = { chunk, sent };
+  }
+
+  /** Waits for the chunk in flight and gives its memory back; a failed send fails this call and the writer. */
+  private async settleInFlight(): Promise<void> {
+    const inFlight = this.inFlight;
+    if (inFlight === undefined) return;
+    try {
+      await inFlight.sent;
+    } catch (err) {
       this.error ??= err;
-    });
-    this.streamDone.catch(() => undefined);
-  }
-
-  /** Writes to the resumable upload, waiting while it holds more than its high-water mark. */
-  private async send(data: Buffer): Promise<void> {
-    const stream = this.stream;
-    if (stream === undefined) throw new Error('no upload stream');
-    if (!stream.write(data)) {
-      // Either it drains, or it fails or ends (the error is recorded by the 'error' handler).
-      const drained = once(stream, 'drain').then(
-        () => undefined,
-        () => undefined,
-      );
-      const ended = (this.streamDone ?? Promise.resolve()).then(
-        () => undefined,
-        () => undefined,
-      );
-      await Promise.race([drained, ended]);
+      throw this.failure('write');
+    } finally {
+      this.inFlight = undefined;
     }
-    if (this.error !== undefined) throw this.failure('write');
+    this.buffer.reuse(inFlight.chunk);
   }
 
-  private async abortStream(): Promise<void> {
-    const stream = this.stream;
-    this.stream = undefined;
-    if (stream === undefined) return;
-    stream.destroy();
-    await this.streamDone?.catch(() => undefined);
+  /** Stops the resumable upload: waits out the chunk in flight (nothing may read its memory after), cancels. */
+  private async abortUpload(): Promise<void> {
+    const upload = this.upload;
+    this.upload = undefined;
+    if (upload === undefined) return;
+    await this.inFlight?.sent.catch(() => undefined);
+    this.inFlight = undefined;
+    await upload.cancel();
   }
 
   private async deleteComponent(): Promise<void> {

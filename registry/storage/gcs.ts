@@ -180,6 +180,11 @@ export class GcsDriver implements StorageDriver, GcsTarget {
     this.signs = (options.redirect ?? true) && signingKey(credentials) !== undefined;
   }
 
+  async requestHeaders(url: string): Promise<Record<string, string>> {
+    if (this.endpoint !== undefined) return {};
+    return Object.fromEntries(await this.storage.authClient.getRequestHeaders(url));
+  }
+
   /** The object key of a driver path. */
   key(path: string): string {
     if (path === '/') return this.rootPrefix;
@@ -405,9 +410,7 @@ export class GcsDriver implements StorageDriver, GcsTarget {
     const url = `${base}/storage/v1/b/${encodeURIComponent(this.bucket.name)}/o/${encodeURIComponent(this.key(path))}?alt=media`;
     let res: Response;
     try {
-      const headers = new Headers(
-        this.endpoint === undefined ? await this.storage.authClient.getRequestHeaders(url) : {},
-      );
+      const headers = new Headers(await this.requestHeaders(url));
       if (range !== undefined) headers.set('range', range);
       res = await fetch(url, { headers });
     } catch (err) {
