@@ -1,9 +1,11 @@
-// Frees dead request-body chunks while a push streams in. Node's HTTP parser hands over each body chunk (up to
-// 64 KiB) as a Buffer with its own malloc'd store, and that memory returns only when a scavenge finds the Buffer
-// dead. A streamed push allocates little else on the JS heap, so the 1 MiB new space (--max-semi-space-size=1)
-// filled only every ~20 MiB of body: that much dead body was part of every push's peak RSS, and glibc kept much
-// of it afterwards. A minor GC after every `interval` bytes of body, counted over all uploads of the process,
-// bounds it (bench/README.md, "Push peak memory").
+// Frees dead request-body chunks that could not be freed directly. The serving upload store frees each body
+// chunk's memory once storage is done with it (registry/body-chunks.ts); a chunk that shares its memory (a view
+// into Buffer's pool, say) cannot be freed that way, and its store returns only when a scavenge finds the
+// Buffer dead. A streamed push allocates little else on the JS heap, so the 1 MiB new space
+// (--max-semi-space-size=1) filled only every ~20 MiB of body: that much dead body was part of every push's peak
+// RSS, and glibc kept much of it afterwards. A minor GC after every `interval` bytes of such body, counted over
+// all uploads of the process, bounds it (bench/README.md, "Push peak memory"). The HTTP parser's chunks all
+// own their memory, so a push now leaves nothing for it; it stays for the chunks a change in Node might share.
 //
 // The interval must stay well above what the filesystem writer holds (up to 2 MiB: its 1 MiB queue and a write
 // in flight): a chunk still queued that lives through two scavenges is promoted to the old space and waits for

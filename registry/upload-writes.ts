@@ -8,6 +8,7 @@
 // Uploads with no request in flight at the cut (chunked uploads between PATCHes) are never touched.
 import type { Logger } from 'pino';
 import type { BodyGarbage } from './body-garbage.ts';
+import { freeBodyChunk } from './body-chunks.ts';
 import type { DigestAlgorithm } from './digest.ts';
 import type { BlobStore } from './store/blob-store.ts';
 import type { StorageDriver } from './storage/driver.ts';
@@ -22,28 +23,33 @@ export interface UploadWrite {
   settled: Promise<void>;
 }
 
-async function* counted(
-  body: AsyncIterable<Uint8Array>,
-  write: UploadWrite,
-  garbage: BodyGarbage | undefined,
-): AsyncIterable<Uint8Array> {
+async function* counted(body: AsyncIterable<Uint8Array>, write: UploadWrite): AsyncIterable<Uint8Array> {
   for await (const chunk of body) {
     // Counted when handed on: the store writes each chunk before it asks for the next one.
     write.received += chunk.length;
-    garbage?.received(chunk.length);
     yield chunk;
   }
 }
 
-/** An UploadStore that knows which uploads have a request writing to them right now. */
+/**
+ * An UploadStore for request bodies: it knows which uploads have a request writing to them right now, and it
+ * owns the body chunks it is given. Once the writer is done with a chunk, the chunk's memory is freed
+ * (`freeBodyChunk`), so a caller must not use a chunk again after handing it in.
+ */
 export class TrackedUploadStore extends UploadStore {
   readonly #writes = new Set<UploadWrite>();
-  readonly #garbage: BodyGarbage | undefined;
 
-  /** `garbage`, if given, is told of every body byte (it frees dead body chunks as a push streams in). */
+  /**
+   * `garbage`, if given, is told of the body bytes that could not be freed that way (chunks that share their
+   * memory), and runs a minor GC after enough of them.
+   */
   constructor(driver: StorageDriver, blobs: BlobStore, garbage?: BodyGarbage) {
-    super(driver, blobs);
-    this.#garbage = garbage;
+    super(driver, blobs, {
+      chunkReleased: (chunk) => {
+        const bytes = chunk.byteLength;
+        if (!freeBodyChunk(chunk)) garbage?.received(bytes);
+      },
+    });
   }
 
   #track<T>(
@@ -60,7 +66,7 @@ export class TrackedUploadStore extends UploadStore {
       settled: new Promise<void>((resolve) => (settle = resolve)),
     };
     this.#writes.add(write);
-    return run(counted(body, write, this.#garbage)).finally(() => {
+    return run(counted(body, write)).finally(() => {
       this.#writes.delete(write);
       settle();
     });

@@ -88,10 +88,13 @@ export class AzureFileWriter implements FileWriter {
     return (this.base?.size ?? 0) + this.written;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array, released?: () => void): Promise<void> {
     this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
-    if (chunk.byteLength === 0) return;
+    if (chunk.byteLength === 0) {
+      released?.();
+      return;
+    }
     if (this.base && this.base.blockIds === undefined && !this.baseStaged) {
       try {
         await this.stageBase(this.base);
@@ -103,6 +106,8 @@ export class AzureFileWriter implements FileWriter {
     }
     await this.bufferBytes(chunk);
     this.written += chunk.byteLength;
+    // Every byte is in the block buffer now.
+    released?.();
   }
 
   close(): Promise<void> {

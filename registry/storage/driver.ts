@@ -18,8 +18,14 @@ export interface FileInfo {
 export interface FileWriter {
   /** Bytes written so far, including bytes from earlier sessions when opened with append. */
   readonly size: number;
-  /** Writes a chunk; resolves when the chunk may be released (backpressure). */
-  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Writes a chunk; resolves when the writer takes the next one (backpressure). The writer may still read the
+   * chunk after that (the filesystem writer queues it for one `writev`), so a caller must leave it unchanged
+   * and learns from `released`, called once at most, when the writer no longer reads it: at the end of
+   * `write` for writers that copy, when the bytes are written for the filesystem. A writer that fails may never
+   * call it.
+   */
+  write(chunk: Uint8Array, released?: () => void): Promise<void>;
   /** Persists what was written so the writer can be resumed later with append=true. */
   close(): Promise<void>;
   /** Makes the content readable at the writer's path and releases resources. */

@@ -514,14 +514,18 @@ class FilesystemFileWriter implements FileWriter {
     return this.written;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array, released?: () => void): Promise<void> {
     this.assertOpen();
     if (this.error) throw this.error;
-    if (chunk.byteLength === 0) return;
+    if (chunk.byteLength === 0) {
+      released?.();
+      return;
+    }
     this.written += chunk.byteLength;
     this.syncInBackground();
-    // The stream keeps a reference to the chunk until it is written: callers must not reuse the buffer.
-    if (this.stream.write(chunk)) return;
+    // The stream keeps a reference to the chunk until it is written: its callback is the chunk's release.
+    const written = released && ((err?: Error | null) => (err ? undefined : released()));
+    if (this.stream.write(chunk, written)) return;
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
         this.stream.off('drain', done);

@@ -83,10 +83,13 @@ export class GcsFileWriter implements FileWriter {
     return (this.base?.size ?? 0) + this.written;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array, released?: () => void): Promise<void> {
     this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
-    if (chunk.byteLength === 0) return;
+    if (chunk.byteLength === 0) {
+      released?.();
+      return;
+    }
     if (this.upload === undefined && chunk.byteLength > this.buffer.room) {
       // More than one chunk in this session: it goes up as a resumable upload.
       try {
@@ -102,6 +105,7 @@ export class GcsFileWriter implements FileWriter {
       offset += this.buffer.fill(chunk, offset);
       if (this.buffer.full && this.upload !== undefined) await this.sendFullChunk();
     }
+    released?.();
   }
 
   close(): Promise<void> {

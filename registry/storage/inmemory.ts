@@ -241,11 +241,12 @@ class InMemoryFileWriter implements FileWriter {
     return this.written;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array, released?: () => void): Promise<void> {
     this.assertOpen();
     // Copied: the caller may reuse its buffer once write() resolves.
     this.chunks.push(Buffer.from(chunk));
     this.written += chunk.byteLength;
+    released?.();
   }
 
   // Closed content is visible at the path, as on the filesystem driver, so stat() reports an upload's size.

@@ -97,19 +97,22 @@ export class S3FileWriter implements FileWriter {
     return (this.base?.size ?? 0) + this.written;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array, released?: () => void): Promise<void> {
     this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
-    if (chunk.byteLength === 0) return;
-    if (this.base && this.base.size < minPartSize && !this.baseInBuffer)
-      await this.readBaseIntoBuffer(this.base);
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      const n = this.buffer.fill(chunk, offset);
-      this.written += n;
-      offset += n;
-      if (this.buffer.full) await this.flushPart();
+    if (chunk.byteLength > 0) {
+      if (this.base && this.base.size < minPartSize && !this.baseInBuffer)
+        await this.readBaseIntoBuffer(this.base);
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        const n = this.buffer.fill(chunk, offset);
+        this.written += n;
+        offset += n;
+        if (this.buffer.full) await this.flushPart();
+      }
     }
+    // Every byte is in the part buffer now.
+    released?.();
   }
 
   close(): Promise<void> {

@@ -46,9 +46,17 @@ export class UploadStore {
   /** Uploads with a request in progress: one writer at a time per upload. */
   private readonly busy = new Set<string>();
 
-  constructor(driver: StorageDriver, blobs: BlobStore) {
+  /** Told of each body chunk once the writer is done with it (the serving store frees the chunk's memory). */
+  private readonly chunkReleased: ((chunk: Uint8Array) => void) | undefined;
+
+  constructor(
+    driver: StorageDriver,
+    blobs: BlobStore,
+    options: { chunkReleased?: (chunk: Uint8Array) => void } = {},
+  ) {
     this.driver = driver;
     this.blobs = blobs;
+    this.chunkReleased = options.chunkReleased;
   }
 
   async create(name: string): Promise<UploadStatus> {
@@ -156,7 +164,7 @@ export class UploadStore {
     const hash = newHash(algorithm);
     let received: number;
     try {
-      received = await streamInto(writer, body, hash, length);
+      received = await streamInto(writer, body, hash, length, this.chunkReleased);
       const actual = `${algorithm}:${hash.digest('hex')}`;
       if (actual !== digest) {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
@@ -214,7 +222,7 @@ export class UploadStore {
     const writer = await this.driver.writer(paths.uploadDataPath(name, id), true);
     let received: number;
     try {
-      received = await streamInto(writer, body, state?.hash, length);
+      received = await streamInto(writer, body, state?.hash, length, this.chunkReleased);
     } catch (err) {
       // The stored data may now be ahead of the hash: forget it and rebuild from storage if the client resumes.
       this.hashStates.delete(key);
@@ -273,12 +281,13 @@ async function streamInto(
   body: AsyncIterable<Uint8Array>,
   hash: Hash | undefined,
   length: number | undefined,
+  chunkReleased: ((chunk: Uint8Array) => void) | undefined,
 ): Promise<number> {
   let received = 0;
   for await (const chunk of body) {
     hash?.update(chunk);
     received += chunk.length;
-    await writer.write(chunk);
+    await writer.write(chunk, chunkReleased && (() => chunkReleased(chunk)));
   }
   if (length !== undefined && received !== length) {
     throw new RegistryError('SIZE_INVALID', `received ${received} bytes but Content-Length was ${length}`);

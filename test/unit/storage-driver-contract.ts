@@ -163,6 +163,37 @@ export function storageDriverContract(label: string, factory: StorageDriverFacto
         assert.equal((await driver.stat('/w/data')).size, expected);
       });
 
+      // Bounded: a filesystem writer that released too early hung on the emptied chunk instead of failing.
+      it(
+        'calls released once per chunk, only when done with it: freeing each chunk there keeps the content',
+        { timeout: 60_000 },
+        async () => {
+          // The registry detaches a body chunk's memory in `released` (registry/body-chunks.ts); a writer that
+          // released a chunk it still had to read would store zeros or too few bytes, or throw.
+          const writer = await driver.writer('/w/released', false);
+          const hash = createHash('sha256');
+          const sizes = [64 << 10, 1, 0, 3 << 20, 64 << 10, 5 << 20, 7];
+          let releases = 0;
+          for (const size of sizes) {
+            const chunk = new Uint8Array(new ArrayBuffer(size));
+            chunk.set(randomBytes(size));
+            hash.update(chunk);
+            let released = false;
+            await writer.write(chunk, () => {
+              assert.equal(released, false, 'released twice');
+              released = true;
+              releases++;
+              chunk.buffer.transfer(0);
+            });
+          }
+          await writer.commit();
+          assert.equal(releases, sizes.length, 'every chunk released by commit');
+          const stored = createHash('sha256');
+          for await (const chunk of await driver.reader('/w/released')) stored.update(chunk as Buffer);
+          assert.equal(stored.digest('hex'), hash.digest('hex'));
+        },
+      );
+
       it('keeps many small chunks in order', async () => {
         const hash = createHash('sha256');
         const writer = await driver.writer('/w/many', false);
