@@ -46,8 +46,7 @@ export class TrackedUploadStore extends UploadStore {
   constructor(driver: StorageDriver, blobs: BlobStore, garbage?: BodyGarbage) {
     super(driver, blobs, {
       chunkReleased: (chunk) => {
-        const bytes = chunk.byteLength;
-        if (!freeBodyChunk(chunk)) garbage?.received(bytes);
+        if (!freeBodyChunk(chunk)) garbage?.received(chunk.byteLength);
       },
     });
   }

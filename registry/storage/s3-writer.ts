@@ -100,16 +100,18 @@ export class S3FileWriter implements FileWriter {
   async write(chunk: Uint8Array, released?: () => void): Promise<void> {
     this.state.assertOpen();
     if (this.error !== undefined) throw this.failure('write');
-    if (chunk.byteLength > 0) {
-      if (this.base && this.base.size < minPartSize && !this.baseInBuffer)
-        await this.readBaseIntoBuffer(this.base);
-      let offset = 0;
-      while (offset < chunk.byteLength) {
-        const n = this.buffer.fill(chunk, offset);
-        this.written += n;
-        offset += n;
-        if (this.buffer.full) await this.flushPart();
-      }
+    if (chunk.byteLength === 0) {
+      released?.();
+      return;
+    }
+    if (this.base && this.base.size < minPartSize && !this.baseInBuffer)
+      await this.readBaseIntoBuffer(this.base);
+    let offset = 0;
+    while (offset < chunk.byteLength) {
+      const n = this.buffer.fill(chunk, offset);
+      this.written += n;
+      offset += n;
+      if (this.buffer.full) await this.flushPart();
     }
     // Every byte is in the part buffer now.
     released?.();

@@ -1,8 +1,7 @@
 // freeBodyChunk: a chunk that is the whole of its ArrayBuffer has its memory freed at once, without a GC; a view
 // into shared memory is left alone; and the chunks Node's HTTP parser hands a request body are of the first kind.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { freeBodyChunk } from '../../registry/body-chunks.ts';
